@@ -1,0 +1,153 @@
+// Package server is hzel's HTTP API: the handlers behind the generated strict server
+// interface, authentication, spec validation and the error envelope.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	echomiddleware "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/hzel/hzel/gen/apiserver"
+	"github.com/hzel/hzel/gen/db"
+)
+
+// maxBodyBytes bounds every request body; a token request is a few hundred bytes.
+const maxBodyBytes = 64 * 1024
+
+// Config holds what the API needs besides its database.
+type Config struct {
+	// Logger receives the access log and internal errors. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock used to judge expiry dates. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Server implements the generated strict server interface.
+type Server struct {
+	pool    *pgxpool.Pool
+	queries *db.Queries
+	logger  *slog.Logger
+	now     func() time.Time
+}
+
+var _ apiserver.StrictServerInterface = (*Server)(nil)
+
+// New wires hzel's middleware and routes over pool and returns the HTTP handler.
+func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
+	s := &Server{pool: pool, queries: db.New(pool), logger: cfg.Logger, now: cfg.Now}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	spec, err := apiserver.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+
+	e.Use(middleware.RequestID())
+	// The access log sits outside recover so that a request that panicked is logged too,
+	// with the 500 it was answered with.
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		HandleError:   true,
+		LogLatency:    true,
+		LogMethod:     true,
+		LogRoutePath:  true,
+		LogRequestID:  true,
+		LogStatus:     true,
+		LogRemoteIP:   true,
+		LogValuesFunc: s.logRequest,
+	}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableErrorHandler: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.logger.ErrorContext(c.Request().Context(), "panic",
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
+	e.Use(s.authenticate)
+	e.Use(echomiddleware.OapiRequestValidatorWithOptions(spec, &echomiddleware.Options{
+		// The spec lists servers for the docs; the host a request came to is not validated.
+		DoNotValidateServers: true,
+		Skipper:              func(c echo.Context) bool { return !isAPIPath(c.Request().URL.Path) },
+		ErrorHandler:         validationError,
+		Options: openapi3filter.Options{
+			// Authentication already happened, in s.authenticate.
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			// The handler then binds exactly the value that was validated.
+			KeepValidatedValue: true,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{
+				openapi3.WithStringFormatValidator("date-time", dateTimeFormat),
+			},
+		},
+	}))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	apiserver.RegisterHandlers(e, apiserver.NewStrictHandler(s, nil))
+	return e, nil
+}
+
+func isAPIPath(path string) bool {
+	return strings.HasPrefix(path, "/api/")
+}
+
+// dateTimeFormat accepts what kin-openapi's RFC 3339 pattern accepts and what Go can then
+// decode, so that no date-time passes validation only to fail in the handler's binder
+// (a leap second "…T23:59:60Z", for example).
+var dateTimeFormat = openapi3.NewCallbackValidator(func(v string) error {
+	if err := openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringDateTime).Validate(v); err != nil {
+		return err
+	}
+	_, err := time.Parse(time.RFC3339Nano, v)
+	return err
+})
+
+func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) error {
+	// Only the route template is logged, never the raw URI or any header, so that nothing a
+	// client put in a query string or an Authorization header reaches the log.
+	attrs := []slog.Attr{
+		slog.String("request_id", v.RequestID),
+		slog.String("method", v.Method),
+		slog.String("route", v.RoutePath),
+		slog.Int("status", v.Status),
+		slog.Duration("latency", v.Latency),
+		slog.String("remote_ip", v.RemoteIP),
+	}
+	if p, ok := PrincipalFrom(c.Request().Context()); ok {
+		attrs = append(attrs, slog.String("account_id", p.AccountID.String()), slog.String("credential", string(p.Kind)))
+	}
+	s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+	return nil
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		s.logger.WarnContext(ctx, "not ready", "error", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
