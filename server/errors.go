@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -161,12 +163,20 @@ func parameterReason(re *openapi3filter.RequestError) string {
 func schemaReason(se *openapi3.SchemaError) string {
 	field := strings.Join(se.JSONPointer(), ".")
 	switch se.SchemaField {
-	case "required", "additionalProperties":
-		// kin-openapi names the property in its reason ("property \"x\" is missing").
-		if field == "" {
-			return se.Reason
+	case "required":
+		return field + ": is required"
+	case "nullable":
+		return field + ": must not be null"
+	case "properties":
+		// An unknown member under additionalProperties: false; kin-openapi names it only in
+		// its reason: property "x" is unsupported.
+		if !strings.HasSuffix(se.Reason, "is unsupported") {
+			break
 		}
-		return field + ": " + se.Reason
+		_, rest, _ := strings.Cut(se.Reason, `"`)
+		name, _, _ := strings.Cut(rest, `"`)
+		allowed := slices.Sorted(maps.Keys(se.Schema.Properties))
+		return fmt.Sprintf("%s: unknown field (allowed: %s)", name, strings.Join(allowed, ", "))
 	case "format":
 		if se.Schema != nil && se.Schema.Format == "date-time" {
 			return field + ": must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z"

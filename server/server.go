@@ -95,6 +95,10 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 			KeepValidatedValue: true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{
 				openapi3.WithStringFormatValidator("date-time", dateTimeFormat),
+				// kin-openapi leaves uuid unchecked by default; without this a malformed id
+				// would reach the generated binder and come back as a bare BAD_REQUEST.
+				openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(
+					`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)),
 			},
 		},
 	}))
