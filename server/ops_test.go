@@ -59,7 +59,9 @@ func TestDatabaseOutage(t *testing.T) {
 	e := newEnvOnPool(t, pool)
 	_, raw := e.account(t, "alice@example.com")
 
-	create := func() rawResponse { return e.do(t, http.MethodPost, "/api/v1/tokens", jsonBearer(raw), `{"name":"during outage"}`) }
+	create := func() rawResponse {
+		return e.do(t, http.MethodPost, "/api/v1/tokens", jsonBearer(raw), `{"name":"during outage"}`)
+	}
 	if r := create(); r.status != http.StatusOK {
 		t.Fatalf("before the outage: %d %s", r.status, r.body)
 	}
