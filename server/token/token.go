@@ -1,9 +1,10 @@
-// Package token makes and checks hzel's Personal Access Tokens.
+// Package token makes and checks hzel's secrets: Personal Access Tokens and the other
+// bearer secrets (sessions, OAuth client secrets, codes, access and refresh tokens).
 //
-// A token is "hzel_" + 29 random base62 characters + the 6-character base62 CRC32 (IEEE) of
-// those 29: 40 characters, about 172.7 bits of randomness. The checksum lets secret scanners
-// recognise a token offline and lets the server refuse a mistyped or forged one without
-// touching the database.
+// A secret is a 5-character prefix naming its kind ("hzel_" for a PAT) + 29 random base62
+// characters + the 6-character base62 CRC32 (IEEE) of those 29: 40 characters, about 172.7
+// bits of randomness. The checksum lets secret scanners recognise a token offline and lets
+// the server refuse a mistyped or forged one without touching the database.
 package token
 
 import (
@@ -15,14 +16,30 @@ import (
 	"strings"
 )
 
+// Kind is a kind of secret, told apart by its prefix.
+type Kind struct {
+	prefix string
+}
+
+// The kinds of secret hzel issues. Each prefix is 5 characters, so every secret is 40.
+var (
+	PAT          = Kind{"hzel_"}
+	Session      = Kind{"hzss_"}
+	ClientSecret = Kind{"hzcs_"}
+	AuthCode     = Kind{"hzac_"}
+	AccessToken  = Kind{"hzat_"}
+	RefreshToken = Kind{"hzrt_"}
+)
+
 const (
 	// Prefix starts every Personal Access Token.
 	Prefix = "hzel_"
 	// Length is the length of a whole token.
-	Length = len(Prefix) + randomLength + checksumLength
+	Length = prefixLength + randomLength + checksumLength
 	// DisplayPrefixLength is how much of a token may be shown to tell tokens apart.
-	DisplayPrefixLength = len(Prefix) + 8
+	DisplayPrefixLength = prefixLength + 8
 
+	prefixLength   = 5
 	randomLength   = 29
 	checksumLength = 6
 	alphabet       = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -35,34 +52,44 @@ var ErrMalformed = errors.New("malformed token")
 // Hash is the SHA-256 of a whole token, the only form in which a token is stored.
 type Hash [sha256.Size]byte
 
+// Prefix returns the kind's prefix, such as "hzel_".
+func (k Kind) Prefix() string { return k.prefix }
+
 // Secret is a raw token. It redacts itself when formatted or logged, so that it cannot reach
 // a log line or an error message by accident; Reveal is the one way to read it.
 type Secret struct {
 	raw string
 }
 
-// Generate makes a new random token.
-func Generate() (Secret, error) {
+// Generate makes a new random Personal Access Token.
+func Generate() (Secret, error) { return PAT.Generate() }
+
+// Parse checks that s is a well-formed Personal Access Token. It looks at nothing but s.
+func Parse(s string) (Secret, error) { return PAT.Parse(s) }
+
+// Generate makes a new random secret of kind k.
+func (k Kind) Generate() (Secret, error) {
 	body := make([]byte, randomLength, randomLength+checksumLength)
 	if err := randomBase62(body); err != nil {
 		return Secret{}, err
 	}
-	return Secret{raw: Prefix + string(appendChecksum(body, body))}, nil
+	return Secret{raw: k.prefix + string(appendChecksum(body, body))}, nil
 }
 
-// Parse checks that s is a well-formed token with a valid checksum. It looks at nothing but s.
-func Parse(s string) (Secret, error) {
-	if len(s) != Length || !strings.HasPrefix(s, Prefix) {
+// Parse checks that s is a well-formed secret of kind k with a valid checksum. It looks at
+// nothing but s.
+func (k Kind) Parse(s string) (Secret, error) {
+	if len(s) != Length || !strings.HasPrefix(s, k.prefix) {
 		return Secret{}, ErrMalformed
 	}
-	for i := len(Prefix); i < len(s); i++ {
+	for i := prefixLength; i < len(s); i++ {
 		if strings.IndexByte(alphabet, s[i]) < 0 {
 			return Secret{}, ErrMalformed
 		}
 	}
-	body := s[len(Prefix) : len(Prefix)+randomLength]
+	body := s[prefixLength : prefixLength+randomLength]
 	want := appendChecksum(make([]byte, 0, checksumLength), []byte(body))
-	if string(want) != s[len(Prefix)+randomLength:] {
+	if string(want) != s[prefixLength+randomLength:] {
 		return Secret{}, ErrMalformed
 	}
 	return Secret{raw: s}, nil
@@ -83,9 +110,12 @@ func (s Secret) Reveal() string {
 	return s.raw
 }
 
-// String redacts the token.
+// String redacts the token, keeping only its kind's prefix.
 func (s Secret) String() string {
-	return Prefix + "[REDACTED]"
+	if len(s.raw) < prefixLength {
+		return "[REDACTED]"
+	}
+	return s.raw[:prefixLength] + "[REDACTED]"
 }
 
 // GoString redacts the token from %#v.

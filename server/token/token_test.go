@@ -157,3 +157,29 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestKinds(t *testing.T) {
+	kinds := []Kind{PAT, Session, ClientSecret, AuthCode, AccessToken, RefreshToken}
+	seen := map[string]bool{}
+	for _, k := range kinds {
+		if len(k.Prefix()) != prefixLength || seen[k.Prefix()] {
+			t.Fatalf("prefix %q: every kind needs its own 5-character prefix", k.Prefix())
+		}
+		seen[k.Prefix()] = true
+	}
+	for _, k := range kinds {
+		s, err := k.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, other := range kinds {
+			_, err := other.Parse(s.Reveal())
+			if (other == k) != (err == nil) {
+				t.Errorf("ensure a %s secret parses only as its own kind: %s.Parse = %v", k.Prefix(), other.Prefix(), err)
+			}
+		}
+		if !strings.HasPrefix(s.String(), k.Prefix()) || strings.Contains(s.String(), s.Reveal()[prefixLength:]) {
+			t.Errorf("String() = %q: want the prefix and no secret", s.String())
+		}
+	}
+}
