@@ -6,3 +6,9 @@ INSERT INTO accounts (id, email)
 VALUES (@id, @email)
 ON CONFLICT ((lower(email))) DO UPDATE SET email = accounts.email
 RETURNING *;
+
+-- name: GetAccountByEmail :one
+SELECT * FROM accounts WHERE lower(email) = lower(@email);
+
+-- name: SetAccountPassword :execrows
+UPDATE accounts SET password_hash = @password_hash WHERE lower(email) = lower(@email);

@@ -18,29 +18,61 @@ const lastUsedResolution = time.Minute
 
 // authenticate resolves the request's credential into a Principal for every API route. It
 // runs before spec validation, so a request without credentials gets 401 whatever its body.
+// Routes the spec marks public (security: []) need none, but still see a session when the
+// browser sends one: the OAuth consent page is for the person logged in.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !isAPIPath(c.Request().URL.Path) {
+		r := c.Request()
+		if !isAPIPath(r.URL.Path) {
 			return next(c)
 		}
-		p, err := s.resolveCredential(c.Request())
+		var p Principal
+		var err error
+		if s.public[r.Method+" "+c.Path()] {
+			p, err = s.resolveSession(r)
+			if errors.Is(err, errNoCredentials) || errors.Is(err, errInvalidSession) {
+				return next(c)
+			}
+		} else {
+			p, err = s.resolveCredential(r)
+		}
 		if err != nil {
 			return err
 		}
-		c.SetRequest(c.Request().WithContext(WithPrincipal(c.Request().Context(), p)))
+		c.SetRequest(r.WithContext(WithPrincipal(r.Context(), p)))
 		return next(c)
 	}
 }
 
+// resolveCredential judges a request by its Bearer token when it has one, and never then by
+// a cookie beside it; otherwise by its session cookie, which needs the CSRF token on every
+// request that can change something.
 func (s *Server) resolveCredential(r *http.Request) (Principal, error) {
 	values := r.Header.Values(echo.HeaderAuthorization)
 	switch {
-	case len(values) == 0:
-		return Principal{}, errNoCredentials
 	case len(values) > 1:
 		return Principal{}, errManyCredentials
+	case len(values) == 1:
+		return s.resolveBearer(r, values[0])
 	}
-	scheme, credentials, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
+	p, err := s.resolveSession(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !safeMethod(r.Method) && !validCSRF(r.Header.Get("X-Csrf-Token"), p.session.csrfToken) {
+		return Principal{}, errCSRF
+	}
+	return p, nil
+}
+
+// safeMethod reports the methods that must not change anything (RFC 9110 §9.2.1), and so
+// need no CSRF token.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
+}
+
+func (s *Server) resolveBearer(r *http.Request, header string) (Principal, error) {
+	scheme, credentials, _ := strings.Cut(strings.TrimSpace(header), " ")
 	// RFC 7235 §2.1: the scheme name is case-insensitive.
 	if !strings.EqualFold(scheme, "Bearer") {
 		if scheme == "" {
@@ -53,7 +85,7 @@ func (s *Server) resolveCredential(r *http.Request) (Principal, error) {
 		return Principal{}, errNoCredentials
 	}
 	// A malformed token or a bad checksum is refused here, without a database round trip.
-	secret, err := token.Parse(credentials)
+	secret, err := token.PAT.Parse(credentials)
 	if err != nil {
 		return Principal{}, errInvalidToken
 	}

@@ -34,13 +34,13 @@ type testEnv struct {
 	logs    *lockedBuffer
 }
 
-func newEnv(t *testing.T) *testEnv {
+func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	pool, _ := testdb.New(t)
 	return newEnvOnPool(t, pool)
 }
 
-func newEnvOnPool(t *testing.T, pool *pgxpool.Pool) *testEnv {
+func newEnvOnPool(t testing.TB, pool *pgxpool.Pool) *testEnv {
 	t.Helper()
 	logs := &lockedBuffer{}
 	h, err := New(Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))}, pool)
@@ -59,7 +59,7 @@ func newEnvOnPool(t *testing.T, pool *pgxpool.Pool) *testEnv {
 }
 
 // account creates an account and a non-expiring PAT for it, returning the raw token.
-func (e *testEnv) account(t *testing.T, email string) (db.Account, string) {
+func (e *testEnv) account(t testing.TB, email string) (db.Account, string) {
 	t.Helper()
 	ctx := context.Background()
 	acct, err := EnsureAccount(ctx, e.queries, email)
@@ -74,7 +74,7 @@ func (e *testEnv) account(t *testing.T, email string) (db.Account, string) {
 }
 
 // client returns the generated client, authenticating with raw (none when empty).
-func (e *testEnv) client(t *testing.T, raw string) *api.ClientWithResponses {
+func (e *testEnv) client(t testing.TB, raw string) *api.ClientWithResponses {
 	t.Helper()
 	opts := []api.ClientOption{}
 	if raw != "" {

@@ -40,6 +40,10 @@ var (
 		"send exactly one Authorization header", challengeNoToken}
 	errInvalidToken = &apiError{http.StatusUnauthorized, api.CodeUnauthorized,
 		"invalid, expired or revoked token", challengeInvalidToken}
+	errInvalidSession = &apiError{http.StatusUnauthorized, api.CodeUnauthorized,
+		"invalid or expired session: log in again", challengeNoToken}
+	errCSRF = &apiError{status: http.StatusForbidden, code: api.CodeCSRFRejected,
+		message: "missing or wrong x-csrf-token: send the session's csrf_token with every POST, PATCH, PUT and DELETE"}
 	errInternal = &apiError{status: http.StatusInternalServerError, code: api.CodeInternalError,
 		message: "internal error"}
 )

@@ -9,9 +9,7 @@ import (
 // CredentialKind says how a request authenticated.
 type CredentialKind string
 
-// The kinds of credential hzel accepts. Only Personal Access Tokens exist so far; sessions and
-// OAuth application tokens come with their own issue, and the rules that depend on the kind
-// (no PAT creation with an OAuth token) are already written against this type.
+// The kinds of credential hzel accepts.
 const (
 	CredentialPAT        CredentialKind = "pat"
 	CredentialSession    CredentialKind = "session"
@@ -24,6 +22,9 @@ type Principal struct {
 	Kind      CredentialKind
 	// CredentialID is the id of the token (or session) that authenticated the request.
 	CredentialID uuid.UUID
+
+	// session is set for CredentialSession only.
+	session *sessionInfo
 }
 
 type principalKey struct{}

@@ -3,15 +3,19 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -19,6 +23,7 @@ import (
 
 	"github.com/hzel/hzel/gen/apiserver"
 	"github.com/hzel/hzel/gen/db"
+	"github.com/hzel/hzel/server/password"
 )
 
 // maxBodyBytes bounds every request body; a token request is a few hundred bytes.
@@ -30,23 +35,46 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock used to judge expiry dates. Nil means time.Now.
 	Now func() time.Time
+	// SessionIdle ends a browser session unused for this long; zero means DefaultSessionIdle.
+	SessionIdle time.Duration
+	// SessionLifetime ends a browser session this long after login, however busy; zero means
+	// DefaultSessionLifetime.
+	SessionLifetime time.Duration
+	// InsecureCookies drops the Secure attribute (and so the __Host- prefix) from the session
+	// cookie, for development over plain HTTP only.
+	InsecureCookies bool
 }
 
 // Server implements the generated strict server interface.
 type Server struct {
-	pool    *pgxpool.Pool
-	queries *db.Queries
-	logger  *slog.Logger
-	now     func() time.Time
+	pool            *pgxpool.Pool
+	queries         *db.Queries
+	logger          *slog.Logger
+	now             func() time.Time
+	sessionIdle     time.Duration
+	sessionLifetime time.Duration
+	insecureCookies bool
+	// public holds "METHOD /echo/path" of the operations the spec marks security: [].
+	public map[string]bool
+	// standInHash is a password hash that no password matches, made on first use.
+	standInHash func() (string, error)
 }
 
 var _ apiserver.StrictServerInterface = (*Server)(nil)
 
 // New wires hzel's middleware and routes over pool and returns the HTTP handler.
 func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
-	s := &Server{pool: pool, queries: db.New(pool), logger: cfg.Logger, now: cfg.Now}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
+	s := &Server{
+		pool:            pool,
+		queries:         db.New(pool),
+		logger:          cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:             cfg.Now,
+		sessionIdle:     cmp.Or(cfg.SessionIdle, DefaultSessionIdle),
+		sessionLifetime: cmp.Or(cfg.SessionLifetime, DefaultSessionLifetime),
+		insecureCookies: cfg.InsecureCookies,
+		standInHash: sync.OnceValues(func() (string, error) {
+			return password.Hash(uuid.NewString())
+		}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -55,6 +83,7 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
+	s.public = publicOperations(spec)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -108,6 +137,22 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 	apiserver.RegisterHandlers(e, apiserver.NewStrictHandler(s, nil))
 	return e, nil
 }
+
+// publicOperations lists the operations that need no credential, keyed like Echo's routes.
+func publicOperations(spec *openapi3.T) map[string]bool {
+	public := map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) == 0 {
+				public[method+" "+pathParam.ReplaceAllString(path, ":$1")] = true
+			}
+		}
+	}
+	return public
+}
+
+// pathParam matches an OpenAPI path parameter, {id}, which Echo writes :id.
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 func isAPIPath(path string) bool {
 	return strings.HasPrefix(path, "/api/")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // dbConfig says which database to use; every subcommand takes it.
@@ -69,4 +70,18 @@ func envInt(getenv func(string) string, key string, fallback int) int {
 		return -1
 	}
 	return n
+}
+
+// envDuration reads a duration default from the environment; a malformed value becomes -1 so
+// that the caller's validation reports it.
+func envDuration(getenv func(string) string, key string, fallback time.Duration) time.Duration {
+	v := getenv(key)
+	if v == "" {
+		return fallback
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return -1
+	}
+	return d
 }

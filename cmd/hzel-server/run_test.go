@@ -35,7 +35,7 @@ func startServe(t *testing.T, getenv func(string) string) string {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"hzel-server", "serve", "--addr", "127.0.0.1:0"}, getenv, outW, &stderr)
+		done <- run(ctx, []string{"hzel-server", "serve", "--addr", "127.0.0.1:0"}, getenv, strings.NewReader(""), outW, &stderr)
 		outW.Close()
 	}()
 	t.Cleanup(func() {
@@ -89,7 +89,7 @@ func waitHealthy(t *testing.T, url string) {
 func bootstrap(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), append([]string{"hzel-server", "accounts", "create"}, args...), getenv, &stdout, &stderr)
+	err := run(context.Background(), append([]string{"hzel-server", "accounts", "create"}, args...), getenv, strings.NewReader(""), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("accounts create: %v\n%s", err, stderr.String())
 	}
@@ -194,7 +194,7 @@ func TestCommandErrors(t *testing.T) {
 	}{
 		{"no command", nil, "no command"},
 		{"an unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"accounts without create", []string{"accounts", "delete"}, "only subcommand"},
+		{"accounts without create", []string{"accounts", "delete"}, "subcommands are"},
 		{"a missing email", []string{"accounts", "create"}, "--email is required"},
 		{"a blank token name", []string{"accounts", "create", "--email", "a@example.com", "--token-name", "  "}, "--token-name"},
 		{"an unknown flag", []string{"serve", "--nope"}, "flag provided but not defined"},
@@ -205,7 +205,7 @@ func TestCommandErrors(t *testing.T) {
 	} {
 		t.Run("ensure "+tc.name+" is an error", func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), append([]string{"hzel-server"}, tc.args...), getenv, &stdout, &stderr)
+			err := run(context.Background(), append([]string{"hzel-server"}, tc.args...), getenv, strings.NewReader(""), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
@@ -214,7 +214,7 @@ func TestCommandErrors(t *testing.T) {
 	t.Run("ensure a bad email is refused before anything is written", func(t *testing.T) {
 		getenv := env("DATABASE_URL", testdb.Create(t))
 		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), []string{"hzel-server", "accounts", "create", "--email", "not an email"}, getenv, &stdout, &stderr)
+		err := run(context.Background(), []string{"hzel-server", "accounts", "create", "--email", "not an email"}, getenv, strings.NewReader(""), &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), "not an email address") || stdout.Len() != 0 {
 			t.Fatalf("err = %v, stdout %q", err, stdout.String())
 		}
@@ -225,7 +225,7 @@ func TestMigrate(t *testing.T) {
 	getenv := env("DATABASE_URL", testdb.Create(t))
 	for range 2 {
 		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), []string{"hzel-server", "migrate"}, getenv, &stdout, &stderr); err != nil {
+		if err := run(context.Background(), []string{"hzel-server", "migrate"}, getenv, strings.NewReader(""), &stdout, &stderr); err != nil {
 			t.Fatalf("ensure migrate succeeds, and again on a migrated database: %v\n%s", err, stderr.String())
 		}
 	}

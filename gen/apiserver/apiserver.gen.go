@@ -24,6 +24,15 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// Login Log in (browser session)
+	// (POST /api/v1/auth/login)
+	Login(ctx echo.Context) error
+	// Logout Log out
+	// (POST /api/v1/auth/logout)
+	Logout(ctx echo.Context) error
+	// GetSession The current browser session
+	// (GET /api/v1/auth/session)
+	GetSession(ctx echo.Context) error
 	// ListTokens List your PATs
 	// (GET /api/v1/tokens)
 	ListTokens(ctx echo.Context) error
@@ -38,6 +47,33 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// Login converts echo context to params.
+func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Login(ctx)
+	return err
+}
+
+// Logout converts echo context to params.
+func (w *ServerInterfaceWrapper) Logout(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Logout(ctx)
+	return err
+}
+
+// GetSession converts echo context to params.
+func (w *ServerInterfaceWrapper) GetSession(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetSession(ctx)
+	return err
 }
 
 // ListTokens converts echo context to params.
@@ -124,6 +160,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/tokens", wrapper.ListTokens, options.OperationMiddlewares["ListTokens"]...)
 	router.POST(options.BaseURL+"/api/v1/tokens", wrapper.CreateToken, options.OperationMiddlewares["CreateToken"]...)
 	router.DELETE(options.BaseURL+"/api/v1/tokens/:id", wrapper.RevokeToken, options.OperationMiddlewares["RevokeToken"]...)
+	router.POST(options.BaseURL+"/api/v1/auth/login", wrapper.Login, options.OperationMiddlewares["Login"]...)
+	router.GET(options.BaseURL+"/api/v1/auth/session", wrapper.GetSession, options.OperationMiddlewares["GetSession"]...)
+	router.POST(options.BaseURL+"/api/v1/auth/logout", wrapper.Logout, options.OperationMiddlewares["Logout"]...)
 
 }
 
@@ -132,6 +171,8 @@ type BadRequestJSONResponse ErrorEnvelope
 type ForbiddenJSONResponse ErrorEnvelope
 
 type InternalErrorJSONResponse ErrorEnvelope
+
+type NotASessionJSONResponse ErrorEnvelope
 
 type NotFoundJSONResponse ErrorEnvelope
 
@@ -144,6 +185,246 @@ type UnauthorizedJSONResponse struct {
 	Body ErrorEnvelope
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type LoginRequestObject struct {
+	Body *LoginJSONRequestBody
+}
+
+type LoginResponseObject interface {
+	VisitLoginResponse(w http.ResponseWriter) error
+}
+
+type Login200ResponseHeaders struct {
+	SetCookie *string
+}
+
+type Login200JSONResponse struct {
+	Body    SessionEnvelope
+	Headers Login200ResponseHeaders
+}
+
+func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response Login400JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login401ResponseHeaders struct {
+	WWWAuthenticate *string
+}
+
+type Login401JSONResponse struct {
+	Body    ErrorEnvelope
+	Headers Login401ResponseHeaders
+}
+
+func (response Login401JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Login413JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response Login500JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutRequestObject struct {
+}
+
+type LogoutResponseObject interface {
+	VisitLogoutResponse(w http.ResponseWriter) error
+}
+
+type Logout200ResponseHeaders struct {
+	SetCookie *string
+}
+
+type Logout200JSONResponse struct {
+	Body    LoggedOutEnvelope
+	Headers Logout200ResponseHeaders
+}
+
+func (response Logout200JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response Logout401JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout403JSONResponse struct{ NotASessionJSONResponse }
+
+func (response Logout403JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response Logout500JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSessionRequestObject struct {
+}
+
+type GetSessionResponseObject interface {
+	VisitGetSessionResponse(w http.ResponseWriter) error
+}
+
+type GetSession200JSONResponse SessionEnvelope
+
+func (response GetSession200JSONResponse) VisitGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSession401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetSession401JSONResponse) VisitGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSession403JSONResponse struct{ NotASessionJSONResponse }
+
+func (response GetSession403JSONResponse) VisitGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSession500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetSession500JSONResponse) VisitGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type ListTokensRequestObject struct {
@@ -346,6 +627,20 @@ func (response RevokeToken401JSONResponse) VisitRevokeTokenResponse(w http.Respo
 	return err
 }
 
+type RevokeToken403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokeToken403JSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeToken404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response RevokeToken404JSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
@@ -376,6 +671,15 @@ func (response RevokeToken500JSONResponse) VisitRevokeTokenResponse(w http.Respo
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// Login Log in (browser session)
+	// (POST /api/v1/auth/login)
+	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// Logout Log out
+	// (POST /api/v1/auth/logout)
+	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// GetSession The current browser session
+	// (GET /api/v1/auth/session)
+	GetSession(ctx context.Context, request GetSessionRequestObject) (GetSessionResponseObject, error)
 	// ListTokens List your PATs
 	// (GET /api/v1/tokens)
 	ListTokens(ctx context.Context, request ListTokensRequestObject) (ListTokensResponseObject, error)
@@ -397,6 +701,98 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// Login operation middleware
+func (sh *strictHandler) Login(ctx echo.Context) error {
+	var request LoginRequestObject
+
+	var body LoginJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Login(ctx.Request().Context(), request.(LoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Login")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LoginResponseObject); ok {
+		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Logout operation middleware
+func (sh *strictHandler) Logout(ctx echo.Context) error {
+	var request LogoutRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Logout(ctx.Request().Context(), request.(LogoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Logout")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LogoutResponseObject); ok {
+		return validResponse.VisitLogoutResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetSession operation middleware
+func (sh *strictHandler) GetSession(ctx echo.Context) error {
+	var request GetSessionRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSession(ctx.Request().Context(), request.(GetSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetSessionResponseObject); ok {
+		return validResponse.VisitGetSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListTokens operation middleware
@@ -498,72 +894,93 @@ func (sh *strictHandler) RevokeToken(ctx echo.Context, id openapi_types.UUID) er
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"zFr9bttIkn+VAueASQxKlj/ypWD/UGx541nH9try5mbDwGyRJavHZDenu2lF4xjYh7hnuHuPe5R5kkN1",
-	"kxRJ0R+TyR0OmEEsqb+quupXv6rqWy+SaSYFCqO94a03Rxajsn9+/PixN8rNHIXhETNI38WoI8Uzw6Xw",
-	"hl74DplCBQpZkv4l8Oa/YRJ4oQ8LbuYQ+oBKSfWXwOPihiU8vjTyGkXghbCYowAG9jMsmIZMoUZhMIZp",
-	"bgKhcJZrjOHZ2cEevHz1YgD//V87z/uB8HwPv7A0S9Abep3b37ur53s6mmPKSBCzzGgFbRQXV97d3Z3v",
-	"KdSZFBqt8O9YfIa/5qgNfYqkMCjsnyzLElIHl2LzF01quC1PZCemLJlJlWJMH3SepkwtvaE3mSNMZbwE",
-	"rkFIAz+dnxx7vnfDktwq1p7ZbRVb0Ub7l2fjv1+Mzyee76WoNbui75U7VGMtK6Vb0QpiPzN3R/UzjEDl",
-	"CcKM8QTjhzb/x+jocH80OTw5vjwYHR6N9xtHwC8ZV6gvmRlCmtNZELgAM0eY5SZXSKe4qyv73xTOvKH3",
-	"w+bK1jbdr3pzTHuPxQ0mMkN3/qaRkeZKqbmGSr/wLKwpKRxWavXBqFyQxcbF54WS4ioQ4Z67xt5kmWH4",
-	"HKQCBjOOSQxTJa8RmFPQs3BNAeHQylcoAQRLUdM3gXDzmYjtAJpvzfTO9w6kmvI4RvF0C+q6jIOTs3eH",
-	"+/vj48YlnJBnAssy50Okl6XVQKSQGYTT0UR73/EWnrJfn6Q+FAaVYMl4Jca3Sn54PBmfHY+OLsdnZydn",
-	"DfF5sYvz9e8p6LlM0cy5uCr8BKQAmSvQPEZ7zUK6nwm1ojkTVxi/hV9zadBaQPjvvQI4eodxCCWogANW",
-	"B3xLmYPCTCoD3FitHUtzIHMR/zmFHZ9MLg9OLo6b/upAlu5qZrf4nr5plz7cX60Oz6QCTpiQSHGlwUhg",
-	"pDFUwKJI5sL44EZwDSxRyOIlKLyR1xg/t6o4ZctEsngi5RFTV/jnNHI6+vnoZLR/OTk5uTwanf11/CCY",
-	"yhtU8HIX/sbfef9LCNaxlZX6QrDczKXiv+GfNIKL49HF5P3J2eE/W7hdhEMfHIDHdA+F5p1Tf0+ZP3Ct",
-	"yUvort2+QAL2Pf8xitG1bTFlc218PdLYFfcsHFm7rMVvFsecDsaSUyUzVIZTsJ6xRGP74B/nzJDVRixJ",
-	"rEMLXBQ8hYnYB5m5hZKl75yZm0Khug8X4lrIhXBBRQNTdPGWyfigJRham4FZZhJ0Hs2BaQjd5EtmQoiY",
-	"IEdKuTAVObJzBJK5lNt4vpfVxLitReR1jjam35YQM4M+MAFEqHZ2dt7Yb3qGp+jYGhNLkLOZRuMDsaLI",
-	"JMtmWO/DSUp+awIxs6FTSNGzW9NF29O2Cdr2YPtVb7DVG2xNBoOh/e+fnu9RAKezetUZPL/NyHyPguy6",
-	"PO/zlIke4QabJggJm2ICdB46qD3EELboArcGA8JnxSKDSoMUEUKCLKbD2nCtGE848YLFnBsEnbEIyTUV",
-	"pvKG+IUDKW0kOQspSeYk/vOC3woJ5KVKJrV92hrYO4QYs0Qu4RqX61Ja2vlrTu7oDT85kT9Xo+T0F4wM",
-	"6cKZdWzt2hp0kpzMvOGn25YlmHJABwKxwo77sCezJdmtkIu39O+CJ4mF8CmCnpMBsyvGRb8hCbHry9F0",
-	"Lx7P/jo//OVvyQdxkv1dnZuLm49ffv5tsLW9s/vi5avXjwrpztgh5cOQ42S/+9x22BF5aLIsiEgBZcUV",
-	"caOt3Jbp9oHUIEWyBGv2plCK/dHeNIneb6u7QrlhW9kxM48CZePi2pqwC3Rdt4XXPYvnt2vipiyac4Er",
-	"H7ARAAj+34JecBPNibRwgrErtKHXKoPkfT+ZnII2zOQWRlDkKR2kmW100f9WVKmT0r3zs4PLs/FP472J",
-	"/a3OQj6MJ+9P9i/pq9HR0clHO6ArKLe43ue2Efnelx6dtnfDlGXfdGzSUC1R8+0X/6iyn4My0aGvGwHW",
-	"fbUi6O4zCXKGdAfVkIqXuY8f0MxlfCzNKEnkohrVpizu2yYT/lxe6z4axpN1a4qK63407Fq7uKtF9tuu",
-	"ELZAYVzi41t4zFBmCVp3J+rumCtM0SwQBdyg0lwKaxQPe6895mrze633frepCMujkhaqah/BLdC185mj",
-	"M4+7bGn4Bf9Zt7cnu+qkG3FHcIpKE1GAURSh1uC4MtOQcG0oZ1jDHxflM6YMyJnNDNqBvsC4zkD/cY5i",
-	"FQRdeuKG958cch8iEq31tZGZhoVU11xcvYVQ5EkSAp/ZuNKmK5270wzCL29oVI4dp+FxdySzB/hRU97x",
-	"jFks70kVI0Xpi4vD/ZtXz32w1SMjC4JbKHMVzAZbb3a3o9mr3utoi/VeTbex92a2E/desJfTV9Hr+A0O",
-	"ZvVz5zmPuxSWMG0uaa+nqIwGWxZc0tcYWJkYdGpwznQfzjAi6SgRDcSMK21IOJ/WFcQuFeo5rWQgldo4",
-	"nsOIQ+YGHRv5Nu130y/Sv+NcV/yG7LmoAHDZoguPEB+ybJzxL907xFxnCVuCG+OvdPijBqeCrZ066bqf",
-	"qHTtXDj9U72oGF7d0GLOEywyWCHNt9p3C2CsfVmdV6rx6/7ecM6W4TVEuhekjrg2jyMjN5jqx9C5oDPV",
-	"TkwptnwqZlLChlGuuFme03pu/6mt5VJyt/p0UKqVrhROR0ROngSzQwhHRbS3pjmEolRsbeP3f/1n6Mig",
-	"lceV84DrQERMY48LjUJzw28K/3GjvGFxqpVJzY3JXPLLxUyuG5M9Ntc6R+1DNMfoWtvUw92Who2NztPr",
-	"jQ14djqa6Oc2cjPhaNvo9LAfiED88EO30DoQ3d/bPJRsWnNbpjawYEtbmalhEWRKXimWpszwiPYCZtew",
-	"ilqSapRaFtlgkkCGKqUUXwpNwWop86rAY0WkLSmj0Lm9ddqN6BUU9pGSOVlpSE472hk9xhDaSwrtMkXy",
-	"NV3C+ftRb/vFS8LE+fAe7l6AnwlEiUmuYmfBtFiKC8gSxoXBL6YPp0xrYGRaZa7bNJywrNu5i1gGgjQT",
-	"sSQZ0uHDMAzEA5b2hHSpWCQQxxLCL71Iq1nPYk/oclHnTq7UkNuSCh3W1lKcMfxQMAuHQYEYOWk07Nbz",
-	"32GpVh+234BiIpYpTJnGl9v1LNleHbzsVV8VYwKxd7a3s10YcZ7SnZu51Ajbb5wrVb8kaDRojBQa0BET",
-	"gtZVGMkrwTWFpgRZVXIKhJzNEi7w7aobZJetloslui5HyiixsTpxvaEyI2dAQEPnhETK6zyzBypjZSNQ",
-	"wLO6cb2GVCp8XrlHGWE2NprxZ2PDB4UmV8KaYmDtaekqRGVVZylziJgAg0nivKGokzPL58qzakRbLJlj",
-	"aq9vVAjNddHFyYXhSRFcyuKcrZdWlSJtS0UZ0xp1H0bNEl5NP4GwSaAGe1iBXyxvKBHkrGx2BWJsB+jc",
-	"QQYnf/jp/OQYHF4X1SEg00sQQtJ1CCmmU1R9cHNdAtqeGYjWVDusnAtzmbhazHpCG1KSERbGOG8UfAIR",
-	"FqlHWHrgL5qY0W3g8oLAG8JtYNMU+jNoZK6B50NQ5i7u57QoVEYKY8JClughaBQxdPt1kA8GO5EzXvoT",
-	"A+/urnLi8yr9bmXbVhingb6V7m2jocQ1pMiEqaVqdkbKCHptrla4mYzR4qWV/iucu9W/wmpp+AofkAkS",
-	"6msgvvZ6vep/mrE7GMBXaPTO4Cvc12V7tK0Gza5aH+qbrPfR4Cs02pBvu/tqsN5Wq1beopXrt0qLdtSb",
-	"azdazd2huVXxohR8NbJqa8Xk11zDs6rxVdbgH2iAPW/u0yiMOMmnSi40BSO0sZMMjQAszQ0zdPzyClbY",
-	"5mRpRoZqm13apqq30BbHRWVZoZa5irDstjzSjxHlNElZQ7n8C1p+vYRT2QsNBvzCtdEwzY1VR1FqsgZt",
-	"5jIuF9uyKlkr/bRtr6s/4lZ44UyqWSii6Q917N52tev6xY5FZ46YDUfd7twZ6bp6dvsSJcPdwVa4mtHu",
-	"R1Qocc+LiPveQwTi4QcRcO97iEBMeOoQoaO0r4nVXEz24FnYVYoPn/fhwLUqbBCbsxtibY5VBaJgZc5G",
-	"Cb5s/uMXfEqm3BiMHUVOeIRC27TC5Y3eKGPRHHvb/YHne7lKCrqsh5ubi8Wiz+zPfamuNou5evPocG98",
-	"fD6mOf25SRObYHBTJXXESj3fK2pV3tDb6g/6AxolMxQs497Q2+kP+juUQjEzt3nFJsv45s3WpvNa+uYK",
-	"O/I+So6A2TI4BZtaSNUWk+sElzSwIGO1DKMP46KfZlZs29V4AmGk9Nc4gkYH7lGCzAaKFArSsirSt6tC",
-	"Ff/4/V//QZE9cVy8SVTcXVBWZ5HqMC4Ec2mA13risj0Y/LFOo0sRPzXLUN72YPtlb7DT237d6PHUS0n3",
-	"9YF4/PRSTLPS0tj1zWrFwvjaxYey1rBWG6iXAsi67z4/uQW6nlN3tEF/JrNZN6mWBZEJ7w627tuxurXN",
-	"RhH7zvdeuCt8eFKzDm3T7+pJkDV7a9v2wYjvGXZlS+uFyZA6Mqk7HMY1NoDZ/mh3rbPtN304lqZIKznx",
-	"vBvOwMbXQKwHWAdudaDmjhpY488SFq1aOGGRMTmnsQ7DsgwZ5T0bG5HMliuCHwg3SsgFOdND/a+NDZvG",
-	"wTVipt2+RKjrqWiXy9V60J5fPjJ4J+PlH3xKVvZW26+4ao3hwssaj7me4HidbkKWIaQYP75ro75b37tY",
-	"N2GZkUVl5GnO1NG2v2uWk4zK8e77INj/BwAjsPnzcOWXDd+nd2f/6J20mqD3PG+pHkl0N16f3HC2QPgE",
-	"TKt1/b4VO3cHO49PWrUIacbWE2a0e4HfA6UrrHUl0DWMvvNbNGfzlsd3DrMT7Hq56xplReVruoTD/T6c",
-	"NVmPe7ziuqHA0xRjzgwmS6LXVTUBSlywiWrVbNGYzPowEpAXD2IO9/123vGjXj2rab52Wb0MK5eMLTVj",
-	"Qi9QEQffhVXS04XATpQSgTOmWIrGvjn69HBDyQdb8K9qPWV2R2ckTvdNXSRO+xAhXSGvrfY3wa3ulo/0",
-	"ne4+fx8grNqfT8aEdoP1Hjio1aLs+P9jx959fFLV2P8e/ln3pk7/rLU8rAnWmx2fPtN1alQ33QY6gkRG",
-	"LAE3ArRhyhTVTwhTdo2gchH2G1nWcHNza/sVZUf9reHrweuBfTdTnKubyfnWvmvtiYIWdnYU+itLLoS8",
-	"+3z3PwEAAP//",
+	"3HyLbhtHlvarHHR+ILLRpKiLbxQC/LREx5qRJY1EjzfjNtSl7qJYcbOqp6taNGMLmIfYZ9h9j32UeZLF",
+	"OVV9ZVOiHQczWCBBRLKup8756juXymcvUvNUSS6N9oafvRlnMc/oz3fv3vVGuZlxaUTEDMfvYq6jTKRG",
+	"KOkNvfAlZxnPIOMsmf8UeLPfeBJ4oQ8LYWYQ+sCzTGU/BZ6QtywR8ZVRH7kMvBAWMy6BAX2GBdOQZlxz",
+	"aXgM17kJZManueYxbF28OoSnz54M4H/+e+9RP5Ce7/FPbJ4m3Bt6ndOvndXzPR3N+JzhRswyxRG0yYS8",
+	"8e7u7nwv4zpVUnPa/EsWX/C/51wb/BQpabikP1maJigOoeT2rxrF8LlYEXWcs2SqsjmP8YPO53OWLb2h",
+	"N5lxuFbxEoQGqQz86fLs1PO9W5bkJFhas50qpq2Njq4uxn95O76ceL4351qzG/w+s4tqjEW7tCPSRugz",
+	"s2dUX8MIsjzhMGUi4fF9k/91dHJ8NJocn51evRodn4yPGkvgn1KRcX3FzBDmOa6Fg5BgZhymuckzjqu4",
+	"qwv7/2V86g29H7YrXdu2v+rtMc49lrc8USm3628qGUqu2LXQUMoXtsKakMJhKVYfTJZL1NjYfV5kSt4E",
+	"Mjy0x9ibLFMePgKVAYOp4EkM15n6yIFZAW2FKwIIh7Q/JwSQbM41fhNI25/JmBpgf1LTO997pbJrEcdc",
+	"bq5BXYfx6uzi5fHR0fi0cQhnaJnA0tTaEMplSRKIMs4Mh/PRRHvf8RTCchnhEDaZvA/h4eXFq6uL8Z/G",
+	"hxOSIAPNtRZKApo6SBVIOgI6Hgg/9SKdTXs0ZOhkeCwNzyRLxpVQvlWOx6eT8cXp6ORqfHFxdtEQpnCz",
+	"WOT4nmK7VHNuZkLeOKsDJUHlGWgRc1IaqezPiIHRjMkbHh/A33NlOOlT+B89B0O94ziEAqLAwrSF0aXK",
+	"IeOpygwI00epnSozurSi/kr0whNogsYboTUuUGXunPBU7bnfByGNs28Ie94esH7uVoayuf5qMafKVFp0",
+	"3/TdRmNmQkPEkgQk57EGhna/0Dwrh/yuyPWwAcB6/YeGxRHURBmP8TJmSYH8KxtwZnOqzCuVy/j3Wczp",
+	"2eTq1dnb0+b52TsbZ5/SFN8T6mno46NqdNhSGQi8YhIlbzQYBQxNhmfAokjl0vhgWwgNLMk4i5eQ8Vv1",
+	"kcePyBbO2TJRLJ4odcKyG/77JHI++uXkbHR0NTk7uzoZXfw8vvduVrc8g6f78Gfx0vuDLsSOqWjXbyXL",
+	"zUxl4jf+O5Xg7eno7eT12cXx31p27NiVD5YPxHgOTvJQ2PJ323MNhdy8gBvse/5DjLVrWtdle6V93fxp",
+	"xJFVMvwzzVTKMyMsUPI5E0kHkfQ9QQJHjsKMN/TyXCDXavNNn7QF5eYN33vUxA75oWyrrn/lkcEhD+la",
+	"JeuokVIWxwLFw5Lz2tKmLNG8Lb53M2bQdgj78F6RfOHIN5OxDyq1AyVL394pwrhj1X14Kz9KtZCWKWlg",
+	"Gaof0XMftAKDYzMwy1SBzqMZMA2h7XzFTAgRk2jOcyFNyfipj+SotMU0nt+WcEkzVx2PMf62hJgZ7gOT",
+	"gF7C3t7eC/qmZ8ScWxeEySWo6VRz4wOKPjLJsslV+3A2R/QwgZwSGEslezQ1qhuttu117A52n/UGO73B",
+	"zmQwGNI/f/P86sTLNaweu+8hc1zdz+t8zmQP0YtdJxwSds0TwPXgQmkRQ9jBA9wZDJAmZCwyPNOgZMQh",
+	"4SzGxRIHzZhIBJLdxUwYDjplEUeAyPhc3SJptlCpjUKTRSGpHLf/yDltUgFiRaaS2jxtCRweQ8zTRC3h",
+	"I18+qNy05fVqHZNek0InydnUG75v25opGnTgIHN63IdDlS5Rb6VaHOB/FwLveUXuiZ6hArMbJmS/sRN0",
+	"Ga9G14fxePrz7PjXPydv5Fn6l+zSvL199+mX3wY7u3v7T54+e/7gJu0aO3Z5P/DZvd99aBvsCC00WTpC",
+	"7QDVHZEwmvZN5KcPKAYlkyWQ2hsnFPqRThq33m+Lu8TaFWCLmXkQrhsH15YEDdB13ATyh3SrfF7Z7pxF",
+	"MyF5ZQN0DwFeQgegF8JEM+TOAmHshhMBIGHgfl9PJuegDTM5wQiX+RwX0nShu3za1t1WJ41t/lrnQm/G",
+	"k9dnR1f41ejk5OwdNeiiBi2X40NbiXzvUw9X27tlGbmUuGyUUC364NMXfy1d+leF945fN655+1XlddrP",
+	"uJELjmdQNinZof34hpuZitFnSBK1KFu1iZP9tumQfSiO9Ygbdx82tSlyx/3g5U96cVfjF5+7rrAF0mai",
+	"yz7BY8pVmnAyd3RBrQMF19wsOJdwyzPkxKQU91svLbOafK32rjebkjY9uFMnqvYS7ABdM5+omxsen+Xm",
+	"YaMtVD+hLqBys6HSlXN4Hza25xN1IzbmI2vY0yqiO1r/owZqBCyOM661j9c2XucR07yJ4UuV/3/3qR+p",
+	"edetmzKtFyqLH5qyaNev3+dl54e0yO6qNluX1C4sRd78LB2nXj3IjQ+q5ko3p2IVu71PbQsSfOdTfOBq",
+	"zX18ySkIJjQeVdObtViNfG8J89wwg3yl8GHmLOYVmBcecqTUR8H7Xad5HzN8N+OyMQ6XsQYxdS4i8gFk",
+	"rgfAWTTDPwF5kbbrVtKHPEWeVRvhRw3sWqskNxwSMeV4zfY35HttmKmk55fCb+znnuN7WGOa3+rq1O87",
+	"3Msy8tFca9F9dUWbqt2kW01GcM4zjTABoyjiWoN1+5mGRGiDZ7NCYqyrkLLMgJpSlKuNKI4o3a8TVbrB",
+	"Ne9vzNs30jk7vjYq1bBQ2Uchbw4glHmShE4FV3yeztmxB5Igb2iynPvrfMxVJKMF/Kjh+Ai2GBHCnspi",
+	"jlT/7dvjo9tnj3xSf1RxiytOmBWaDnZe7O9G02e959EO6z273uW9F9O9uPeEPb1+Fj2PX/DBtL7ubv/W",
+	"9xKmzRXOtYnIsDE59IUnHgMr8KFTgjOm+3DBI9xdDEoGcioyTbbt47gSXdSM6xmOZGCutLHOEkNHNDfc",
+	"ujTfJv1uHw7lbx23G3GL+uzC4UK1fI4HvCfUbD4Vn7pniIVOE7YE28avZPijBiuCnb2657be2+ma2d01",
+	"m1qRa16e0GImEl4h7bfqd1dwhGReisav23vDOFuK19jSWpA6EXoDciUMn+uH4NT5ROVMLMvYclPMvPM9",
+	"zaM8E2Z5iePZ+a8pyznKzaz69KoQKx4pnI/Qw9kMZrfCkXMZSDWH4JKopBv//Md/ubyYrJI8RbTwRx1I",
+	"ZocybqiyLzO2r3VHSRg2SwYUcde8J6TmUgsjbnkfRuXlb2bMBDJiWSa4Blasxk4gNPyax8hkr5c11WOJ",
+	"ktx3SHC9BObIAlxzyqsI4wOTcSBtlF+qWs7C2r1doDd00qxMYWZMSjyHBixk3pZsK+jupvdBc4PrCc/P",
+	"LiewzVKxfbuzjbC2nSBXDmELRRJDSMJ2vcNALirSkuGeslwSiUoTJmSP3NuYk3rO0QGaq5g/6sM7Gwzw",
+	"Ha/CSX1UhcPXPpy/nQSSyRiOxifjydjmaTV3WcqK2VSCKcJiLeLmEk1bTMLryZsTipLNydmi0YTBe5v6",
+	"VeQmdElVIbXhLH50UIszUVsm9YJnIHQgw/3BHjTzJH34eTyB4uykg2qBoreCLuBg6F1dvVba9OrirM6S",
+	"peLPfGmjyUJO1epJkvEIrXOufYhmPPqoKYpmMUPD48edNqQfP4at89FEPyInlEQzOYfR+XE/kIH84Ydu",
+	"09OB7P6eQqp0LoIScQYWbEmpjtqNCGmmbjI2nzMjIpwLrC2SxS2tCS1dYDNJIOUZJdqU1EiZliovMya0",
+	"RZwSybDOCXtwNtIFh1KoZ5p2g/uk1hZ6S+0NaRgXR7xewuXrUW/3yVO8mWfDNWEodwUbSmURptgcKBmy",
+	"G6pQe8M/mT6cM42ocD6alPrZgK9SQe1BLAOJkolYkgxx8WEYBvIevNsg8ucGCeSpatsGhVUtqNuoeU45",
+	"ClwsJSecMpxRtKpK3pEeqDShqokqg5eoG/zCls6sRRCU1w2vZUEd+FgbC2T5/TpYgK9FhUC2M5OTmcji",
+	"HrLxZf1+0MAiYw8C1U8rtxl3kdRuDh3IjrvDR/4QzYg528UvZjzj7vhjxTXwTxFPC15lRa2dmH9w95sl",
+	"HIEcWaXRsF+PmA8L7fVh9wVkTMZqDtdM86e79bg6WQg87ZVfuTaBPLw43Nt1WJHP0bTMTGkOuy/s1Vf+",
+	"knCjQfMo4wZ0xKTEcTMeqRspNG4q4axMlQVSTaeJkPygKoqiYcvhaPuUR2EmmlnVsyVSBbYyQFaB64RE",
+	"qY95SgsqiHGDFcJW3Yafw1xl/FGJQgWdfPy4STYfP/Yh4ybPJFl8IK2CUU6pyAMtVQ4Rk2B4kljQcRUi",
+	"jJy3Yq2ac0qvzPicjm9UXfg2uZdLIxLHJIukIuV5y9ySpuRSyrTm2hKKWuqxJp9AUthYAy1W8k/kJBS2",
+	"eVHUfAVyTA10bvVUIOz86fLsFCw5c/kkQAtPOIQo6xDmfH7Nsz7YvjZk3e4ZyFZXalb0hZlKbPZmNQQe",
+	"RirmoVPGWSNFFMjQBSvDAuh+1egGfQ5sJDHwhvA5oMAm/hk0Yt2B50NQRDvtz0VVRg2mhhYauuEzyAeD",
+	"vcgqL/7JA+/ursTKyzJg34rP02asBPq0u4NGXZXQMOdMmlpwl3rMGd5wFN11ZqZiTtcS7f4LXNrRv0A1",
+	"NHyBN5xJ3NSXQH7p9Xrlv9hjfzCAL9AoIYMvsK7Y7MHqMmgWl/WhPslqORl8gUY13kF3eRmsVpeVI+/g",
+	"yPVTxUE78uS1Ey377mHfqr7EbbxWX1IUdMXKRsa2VryBe0q/HjXnabI72nmbQFM5DFsNDVbYZvfSvonc",
+	"NPs4TZmhwSlOXS4641rlWcSLKpEH6khk0U3lppL0Exx+NelT6gs2Bv5JaKPhOjckDhfPJIU2MxUXg+2Q",
+	"SFaSRW3d66rrsCM8sSrVTC1h9/tKzQ666sz6bkZXUlb4YK2SM6NsORpNX6BkuD/YCase7TqKEiXWFAav",
+	"Kwt2ntDaumBYWxYcyImYW0ToKAYgZ+rt5BC2wq7kPbqtr2xxA11iM3aL5NiS10A68mt1FOGLgh2F/6nm",
+	"whgeWyclERGXmmIIzkMZpSya8d5uf+D5Xp4lzsfUw+3txWLRZ/RzX2U3266v3j45PhyfXo6xT39m5glF",
+	"E4QpIzhI/j3fc9ktb+jt9Af9AbZSKZcsFd7Q2+sP+nuUijAzCiKsckkKdCjdEem5NHhXr9SWFSUVqyka",
+	"GVeZE1Iq5+Bp5EBUutYkq7AVvjYmPZPJMvQhvGRzfikM/+mEfaLPPMozd/GFzsULK/8jlwkxSTvuxg6z",
+	"8+yQv+g63/VByCjJY0dIAtnwZEkhNmDSjRyG22VFrztYNNEeCbkrrqkkWdQDFhIluk/rZfNCsn7hDdF3",
+	"lJEg/VMpzwidj2NvaBN0nl/Upb1U8fIra8Fsmq4jw1Yl1LxIZRkSpJnKNIdrZgzxKMNwkI0rwBrJxLtm",
+	"vMxkOW/X5+8OBhvsZbO52wmWjvozmx8FIQ86klTk33LTKka75KZ3aOMVnZHc1URXFajtiGv8NPtNa3SU",
+	"DuCcmdlP2wfwhn3qjW74T8+f7g8GB1CY1AFYAzqAumHd//rhzvf2rUS7BFVKfrtWmEBddv7Y4kJnFkgG",
+	"C4X7jkWFx+sm+QPKCn1vf2fvYfm2iy7ufO/JJufSLMuoB5K94fsPfq2E+sSGGbZa4P7I8z3DbqgYwNmD",
+	"trUA7ZtD5Wb91TF2TDXKswyRt32FIMBFCWfWlXOqD6cU62vEINp46UMiPvLNUshu2G5ExOV/E5bU1Nhm",
+	"BOpVFl+Dc61ijjUVvoXEHAn8CnA5RPnqNcn0hzBg52FdaxQdUacNFLv+JOG7KPXnRoz+/Ye7FS23J72B",
+	"Utcy5Tfc3I/Wteu98iVqhXl18tAHhOOVUB1ETAbSUSR0EQ7aeY8b5E0UGa98tC51/pmbyzLq/a+8Hic1",
+	"ky9eInj/l/Rpsh7THtQx6yiv1a4ToQ3QmxQle40olqYwSD10j07HAgGPgnp9GLvSe1PlEWwNRSCNUv5K",
+	"WE5zXkIw6fIcXJywqqRtV12UIb9//uM/A2krTVcS0Z1gK7SxCY7vBLjvm2Ue3u5g92lvsNfbfd4oxK6X",
+	"aqwr1hbx5qUOzUqGxqwvqhGdv9dO7he5/JXcez3Vjg7l3YeN75DVnHWHSf6CarOqUi0N+mYj/VaDqxAa",
+	"1Z50m54qVkbkVAbF0c0xbPUxMHrE0J3kbttNH+jlGDUR1wmHW8FsXiKQqzEtG0+ox0aEvU5J+dOERVWd",
+	"dej8RGs0ZDAsTfECHsLjx5FKa4nrQNpWUi3QmO4rUn/8mBJU8JHzVNt58XapJ9m6TK72UORb/b7q7QXS",
+	"gtb74drrDWdljUd4Gxhep5nYN39y/PCsjfqp+txu3ISlRqXeV7zi63hb893czxUE+3cAMASb3w9XfvEq",
+	"Y/MnFF97Jq2XCmtoR/mSqft1xMavQn6XB/wHEJyqjv9f4DuWxldirS0xWsHoFZqz/VnEdxazE971/4yw",
+	"9c8uqXu9hOOjPlw0WY99YWafLICYz3ksmOHJEpSsEnhQ4ALlhspiRs2TaR9qgbXjI78d6v9RV2/fmk/S",
+	"qkekxZAxUTNH1sP9wT5UeYYuBLZbKRA4ZRmbc0NO2/v7CzZ9oIK6Mr1aJFRwjcjpvqlKk4pmUmZmFfJS",
+	"NV0T3Opm+dC7xQ/fyXcuqto3xoR23fwaOKilf6n9v7thD/Y38nXse53vYdF1++u06LZbVC8/fP/hzu90",
+	"lCgM36XkI0hUxJKisk0blhlXtADhnH3kkOUy7DeSI8Pt7Z3dZ/1Bf9DfGT4fPB/QAzm30m426JON1Iq3",
+	"HLXsrLfqV9bgto27ag77sunk6VpGetgo1VlNgfidBTquJPH+apt7nklYsHHLLh3Nuw93/xsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -15,7 +15,7 @@ const ensureAccount = `-- name: EnsureAccount :one
 INSERT INTO accounts (id, email)
 VALUES ($1, $2)
 ON CONFLICT ((lower(email))) DO UPDATE SET email = accounts.email
-RETURNING id, email, created_at
+RETURNING id, email, created_at, password_hash
 `
 
 type EnsureAccountParams struct {
@@ -29,6 +29,44 @@ type EnsureAccountParams struct {
 func (q *Queries) EnsureAccount(ctx context.Context, arg EnsureAccountParams) (Account, error) {
 	row := q.db.QueryRow(ctx, ensureAccount, arg.ID, arg.Email)
 	var i Account
-	err := row.Scan(&i.ID, &i.Email, &i.CreatedAt)
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.CreatedAt,
+		&i.PasswordHash,
+	)
 	return i, err
+}
+
+const getAccountByEmail = `-- name: GetAccountByEmail :one
+SELECT id, email, created_at, password_hash FROM accounts WHERE lower(email) = lower($1)
+`
+
+func (q *Queries) GetAccountByEmail(ctx context.Context, email string) (Account, error) {
+	row := q.db.QueryRow(ctx, getAccountByEmail, email)
+	var i Account
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.CreatedAt,
+		&i.PasswordHash,
+	)
+	return i, err
+}
+
+const setAccountPassword = `-- name: SetAccountPassword :execrows
+UPDATE accounts SET password_hash = $1 WHERE lower(email) = lower($2)
+`
+
+type SetAccountPasswordParams struct {
+	PasswordHash *string
+	Email        string
+}
+
+func (q *Queries) SetAccountPassword(ctx context.Context, arg SetAccountPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setAccountPassword, arg.PasswordHash, arg.Email)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

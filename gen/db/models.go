@@ -11,9 +11,19 @@ import (
 )
 
 type Account struct {
-	ID        uuid.UUID
-	Email     string
-	CreatedAt time.Time
+	ID           uuid.UUID
+	Email        string
+	CreatedAt    time.Time
+	PasswordHash *string
+}
+
+type Session struct {
+	ID         uuid.UUID
+	AccountID  uuid.UUID
+	TokenHash  []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
 type Token struct {
