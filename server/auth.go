@@ -84,6 +84,9 @@ func (s *Server) resolveBearer(r *http.Request, header string) (Principal, error
 	if credentials == "" {
 		return Principal{}, errNoCredentials
 	}
+	if strings.HasPrefix(credentials, token.AccessToken.Prefix()) {
+		return s.resolveAccessToken(r, credentials)
+	}
 	// A malformed token or a bad checksum is refused here, without a database round trip.
 	secret, err := token.PAT.Parse(credentials)
 	if err != nil {

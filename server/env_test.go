@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hzel/hzel/gen/api"
@@ -22,6 +23,9 @@ import (
 	"github.com/hzel/hzel/server/testdb"
 	"github.com/hzel/hzel/server/token"
 )
+
+// noRedirects shows a test the redirects themselves, which is what the OAuth flow is made of.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // leakedToken matches a raw token or an Authorization header's value in a log.
 var leakedToken = regexp.MustCompile(`hzel_[0-9A-Za-z]{35}|(?i)bearer\s`)
@@ -125,7 +129,7 @@ func (e *testEnv) do(t *testing.T, method, path string, header http.Header, body
 			req.Header.Add(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +188,13 @@ func sha256Hex(raw string) string {
 	}
 	h := s.Hash()
 	return hex.EncodeToString(h[:])
+}
+
+func uuidOf(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -26,6 +26,9 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
+// oauthTokenPath is the OAuth token endpoint, whose errors have their own format.
+const oauthTokenPath = "/api/v1/oauth/token"
+
 const (
 	challengeNoToken      = `Bearer realm="hzel"`
 	challengeInvalidToken = `Bearer realm="hzel", error="invalid_token"`
@@ -76,9 +79,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if e.challenge != "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, e.challenge)
 	}
-	if c.Request().Method == http.MethodHead {
+	switch {
+	case c.Request().Method == http.MethodHead:
 		err = c.NoContent(e.status)
-	} else {
+	case c.Path() == oauthTokenPath && e.status == http.StatusBadRequest:
+		// OAuth clients expect RFC 6749 §5.2 errors from the token endpoint, not the envelope.
+		err = c.JSON(e.status, api.OAuthError{Error: api.OAuthInvalidRequest, ErrorDescription: &e.message})
+	default:
 		err = c.JSON(e.status, envelope(e.code, e.message))
 	}
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hzel/hzel/gen/apiserver"
 	"github.com/hzel/hzel/gen/db"
+	"github.com/hzel/hzel/server/pages"
 	"github.com/hzel/hzel/server/password"
 )
 
@@ -58,6 +59,7 @@ type Server struct {
 	public map[string]bool
 	// standInHash is a password hash that no password matches, made on first use.
 	standInHash func() (string, error)
+	pages       *pages.Set
 }
 
 var _ apiserver.StrictServerInterface = (*Server)(nil)
@@ -84,6 +86,9 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	s.public = publicOperations(spec)
+	if s.pages, err = pages.Parse(); err != nil {
+		return nil, err
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -134,7 +139,9 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	apiserver.RegisterHandlers(e, apiserver.NewStrictHandler(s, nil))
+	e.GET("/login", s.loginPage)
+	e.POST("/login", s.loginForm)
+	apiserver.RegisterHandlers(e, apiserver.NewStrictHandler(s, []apiserver.StrictMiddlewareFunc{withClientCredentials}))
 	return e, nil
 }
 

@@ -109,60 +109,77 @@ func (s *Server) resolveSession(r *http.Request) (Principal, error) {
 	}, nil
 }
 
-// Login implements POST /api/v1/auth/login.
-func (s *Server) Login(ctx context.Context, req apiserver.LoginRequestObject) (apiserver.LoginResponseObject, error) {
-	acct, err := s.queries.GetAccountByEmail(ctx, req.Body.Email)
+// checkPassword returns the account whose email and password these are. An unknown email is
+// checked against a stand-in hash, so that it takes as long as a wrong password and the two
+// cannot be told apart.
+func (s *Server) checkPassword(ctx context.Context, email, pw string) (db.Account, bool, error) {
+	acct, err := s.queries.GetAccountByEmail(ctx, email)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("login: look up account: %w", err)
+		return db.Account{}, false, fmt.Errorf("login: look up account: %w", err)
 	}
 	found := err == nil && acct.PasswordHash != nil
-	// An unknown email is checked against a stand-in hash, so that it takes as long as a
-	// wrong password and the two cannot be told apart.
 	hash, err := s.standInHash()
 	if err != nil {
-		return nil, err
+		return db.Account{}, false, err
 	}
 	if found {
 		hash = *acct.PasswordHash
 	}
-	ok, err := password.Verify(req.Body.Password, hash)
+	ok, err := password.Verify(pw, hash)
 	if err != nil {
-		return nil, fmt.Errorf("login: verify password of account %s: %w", acct.ID, err)
+		return db.Account{}, false, fmt.Errorf("login: verify password of account %s: %w", acct.ID, err)
 	}
-	if !found || !ok {
+	return acct, found && ok, nil
+}
+
+// startSession creates a session for an account and returns its cookie.
+func (s *Server) startSession(ctx context.Context, accountID uuid.UUID) (*http.Cookie, sessionInfo, error) {
+	secret, err := token.Session.Generate()
+	if err != nil {
+		return nil, sessionInfo{}, fmt.Errorf("login: %w", err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, sessionInfo{}, fmt.Errorf("login: new id: %w", err)
+	}
+	hashed := secret.Hash()
+	now := s.now()
+	sess, err := s.queries.CreateSession(ctx, db.CreateSessionParams{
+		ID:        id,
+		AccountID: accountID,
+		TokenHash: hashed[:],
+		ExpiresAt: now.Add(s.sessionLifetime),
+	})
+	if err != nil {
+		return nil, sessionInfo{}, fmt.Errorf("login: create session for account %s: %w", accountID, err)
+	}
+	return s.sessionCookie(secret.Reveal(), int(s.sessionLifetime.Seconds())), sessionInfo{
+		csrfToken: csrfToken(secret),
+		expiresAt: earliest(sess.ExpiresAt, now.Add(s.sessionIdle)),
+	}, nil
+}
+
+// Login implements POST /api/v1/auth/login.
+func (s *Server) Login(ctx context.Context, req apiserver.LoginRequestObject) (apiserver.LoginResponseObject, error) {
+	acct, ok, err := s.checkPassword(ctx, req.Body.Email, req.Body.Password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		challenge := challengeNoToken
 		return apiserver.Login401JSONResponse{
 			Body:    envelope(api.CodeUnauthorized, "invalid email or password"),
 			Headers: apiserver.Login401ResponseHeaders{WWWAuthenticate: &challenge},
 		}, nil
 	}
-
-	secret, err := token.Session.Generate()
+	cookie, info, err := s.startSession(ctx, acct.ID)
 	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+		return nil, err
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, fmt.Errorf("login: new id: %w", err)
-	}
-	hashed := secret.Hash()
-	now := s.now()
-	sess, err := s.queries.CreateSession(ctx, db.CreateSessionParams{
-		ID:        id,
-		AccountID: acct.ID,
-		TokenHash: hashed[:],
-		ExpiresAt: now.Add(s.sessionLifetime),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("login: create session for account %s: %w", acct.ID, err)
-	}
-	cookie := s.sessionCookie(secret.Reveal(), int(s.sessionLifetime.Seconds())).String()
+	setCookie := cookie.String()
 	return apiserver.Login200JSONResponse{
-		Body: sessionEnvelope(acct.ID, acct.Email, sessionInfo{
-			csrfToken: csrfToken(secret),
-			expiresAt: earliest(sess.ExpiresAt, now.Add(s.sessionIdle)),
-		}),
-		Headers: apiserver.Login200ResponseHeaders{SetCookie: &cookie},
+		Body:    sessionEnvelope(acct.ID, acct.Email, info),
+		Headers: apiserver.Login200ResponseHeaders{SetCookie: &setCookie},
 	}, nil
 }
 

@@ -31,18 +31,24 @@ func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
 // NormalizeTokenName checks a token name and returns it without surrounding white space.
 func NormalizeTokenName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	switch n := utf8.RuneCountInString(name); {
-	case !utf8.ValidString(name):
-		return "", &ValidationError{"name", "must be valid UTF-8"}
+	return normalizeLabel("name", name, MaxTokenNameLength)
+}
+
+// normalizeLabel checks a label people will read (a token or application name): trimmed, 1 to
+// max characters, valid UTF-8, no control characters.
+func normalizeLabel(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return "", &ValidationError{field, "must be valid UTF-8"}
 	case n == 0:
-		return "", &ValidationError{"name", "must not be empty or only white space"}
-	case n > MaxTokenNameLength:
-		return "", &ValidationError{"name", fmt.Sprintf("must be at most %d characters, got %d", MaxTokenNameLength, n)}
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", &ValidationError{"name", "must not contain control characters"}
+		return "", &ValidationError{field, "must not be empty or only white space"}
+	case n > max:
+		return "", &ValidationError{field, fmt.Sprintf("must be at most %d characters, got %d", max, n)}
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", &ValidationError{field, "must not contain control characters"}
 	}
-	return name, nil
+	return s, nil
 }
 
 // IssueToken creates a Personal Access Token for an account. The returned secret is the only

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hzel/hzel/gen/api"
-	"github.com/hzel/hzel/gen/apiserver"
 	"github.com/hzel/hzel/server/token"
 )
 
@@ -111,26 +110,6 @@ func TestCreateToken(t *testing.T) {
 			t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
 		}
 	})
-}
-
-func TestCreateTokenRefusesOAuthApplicationTokens(t *testing.T) {
-	e := newEnv(t)
-	acct, _ := e.account(t, "alice@example.com")
-	s := &Server{queries: e.queries, now: time.Now}
-	ctx := WithPrincipal(context.Background(), Principal{AccountID: acct.ID, Kind: CredentialOAuthToken, CredentialID: uuid.New()})
-
-	resp, err := s.CreateToken(ctx, apiserver.CreateTokenRequestObject{Body: &api.CreateTokenRequest{Name: "sneaky"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	forbidden, ok := resp.(apiserver.CreateToken403JSONResponse)
-	if !ok || forbidden.Error.Code != api.CodeForbidden || forbidden.Error.Message != "OAuth app tokens may not create PATs" {
-		t.Fatalf("got %#v, want 403 FORBIDDEN", resp)
-	}
-	rows, err := e.queries.ListTokensByAccount(ctx, acct.ID)
-	if err != nil || len(rows) != 1 {
-		t.Fatalf("ensure nothing was written: %d tokens, %v", len(rows), err)
-	}
 }
 
 func TestCreateTokenBadInput(t *testing.T) {

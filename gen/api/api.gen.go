@@ -18,6 +18,39 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AuthorizeDecisionFormDecision.
+const (
+	Approve AuthorizeDecisionFormDecision = "approve"
+	Deny    AuthorizeDecisionFormDecision = "deny"
+)
+
+// Valid indicates whether the value is a known member of the AuthorizeDecisionFormDecision enum.
+func (e AuthorizeDecisionFormDecision) Valid() bool {
+	switch e {
+	case Approve:
+		return true
+	case Deny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeletedEnvelopeData.
+const (
+	Deleted DeletedEnvelopeData = "deleted"
+)
+
+// Valid indicates whether the value is a known member of the DeletedEnvelopeData enum.
+func (e DeletedEnvelopeData) Valid() bool {
+	switch e {
+	case Deleted:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	CodeBadRequest       ErrorCode = "BAD_REQUEST"
@@ -72,6 +105,48 @@ func (e LoggedOutEnvelopeData) Valid() bool {
 	}
 }
 
+// Defines values for OAuthErrorError.
+const (
+	OAuthInvalidClient        OAuthErrorError = "invalid_client"
+	OAuthInvalidGrant         OAuthErrorError = "invalid_grant"
+	OAuthInvalidRequest       OAuthErrorError = "invalid_request"
+	OAuthUnauthorizedClient   OAuthErrorError = "unauthorized_client"
+	OAuthUnsupportedGrantType OAuthErrorError = "unsupported_grant_type"
+)
+
+// Valid indicates whether the value is a known member of the OAuthErrorError enum.
+func (e OAuthErrorError) Valid() bool {
+	switch e {
+	case OAuthInvalidClient:
+		return true
+	case OAuthInvalidGrant:
+		return true
+	case OAuthInvalidRequest:
+		return true
+	case OAuthUnauthorizedClient:
+		return true
+	case OAuthUnsupportedGrantType:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthTokenSetTokenType.
+const (
+	Bearer OAuthTokenSetTokenType = "Bearer"
+)
+
+// Valid indicates whether the value is a known member of the OAuthTokenSetTokenType enum.
+func (e OAuthTokenSetTokenType) Valid() bool {
+	switch e {
+	case Bearer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RevokedEnvelopeData.
 const (
 	Revoked RevokedEnvelopeData = "revoked"
@@ -93,6 +168,32 @@ type Account struct {
 	Id    openapi_types.UUID `json:"id"`
 }
 
+// AuthorizeDecisionForm defines model for AuthorizeDecisionForm.
+type AuthorizeDecisionForm struct {
+	ClientId            string                        `json:"client_id"`
+	CodeChallenge       *string                       `json:"code_challenge,omitempty"`
+	CodeChallengeMethod *string                       `json:"code_challenge_method,omitempty"`
+	CsrfToken           string                        `json:"csrf_token"`
+	Decision            AuthorizeDecisionFormDecision `json:"decision"`
+	RedirectUri         string                        `json:"redirect_uri"`
+	State               *string                       `json:"state,omitempty"`
+}
+
+// AuthorizeDecisionFormDecision defines model for AuthorizeDecisionForm.Decision.
+type AuthorizeDecisionFormDecision string
+
+// CreateOAuthAppRequest defines model for CreateOAuthAppRequest.
+type CreateOAuthAppRequest struct {
+	// Description Shown on the consent page, optional.
+	Description *string `json:"description,omitempty"`
+
+	// Name Shown to people on the consent page; 1 to 100 characters once trimmed, no control characters.
+	Name string `json:"name"`
+
+	// RedirectUris Where people are sent back after approving; matched exactly.
+	RedirectUris []string `json:"redirect_uris"`
+}
+
 // CreateTokenRequest What to call the new token and, optionally, when it expires. Unknown fields are refused, so that a typo such as `expire_at` cannot mint a token that never expires.
 type CreateTokenRequest struct {
 	// ExpiresAt Expiry date, an RFC 3339 date-time with any offset, strictly in the future. Omit it
@@ -108,6 +209,23 @@ type CreateTokenRequest struct {
 	//
 	// Example: CI deploy key
 	Name string `json:"name"`
+}
+
+// CreatedOAuthApp defines model for CreatedOAuthApp.
+type CreatedOAuthApp struct {
+	ClientId openapi_types.UUID `json:"client_id"`
+
+	// ClientSecret The client secret (`hzcs_…`). Copy it now; it will not be shown again.
+	ClientSecret string    `json:"client_secret"`
+	CreatedAt    time.Time `json:"created_at"`
+	Description  *string   `json:"description"`
+	Name         string    `json:"name"`
+	RedirectUris []string  `json:"redirect_uris"`
+}
+
+// CreatedOAuthAppEnvelope defines model for CreatedOAuthAppEnvelope.
+type CreatedOAuthAppEnvelope struct {
+	Data CreatedOAuthApp `json:"data"`
 }
 
 // CreatedToken A newly created token, with its raw value. The only time the raw value is shown.
@@ -152,6 +270,14 @@ type CreatedTokenEnvelope struct {
 	Data CreatedToken `json:"data"`
 }
 
+// DeletedEnvelope defines model for DeletedEnvelope.
+type DeletedEnvelope struct {
+	Data DeletedEnvelopeData `json:"data"`
+}
+
+// DeletedEnvelopeData defines model for DeletedEnvelope.Data.
+type DeletedEnvelopeData string
+
 // ErrorCode A machine-readable error code; switch on it together with the HTTP status.
 type ErrorCode string
 
@@ -188,6 +314,58 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// OAuthApp defines model for OAuthApp.
+type OAuthApp struct {
+	ClientId     openapi_types.UUID `json:"client_id"`
+	CreatedAt    time.Time          `json:"created_at"`
+	Description  *string            `json:"description"`
+	Name         string             `json:"name"`
+	RedirectUris []string           `json:"redirect_uris"`
+}
+
+// OAuthAppListEnvelope defines model for OAuthAppListEnvelope.
+type OAuthAppListEnvelope struct {
+	Data []OAuthApp `json:"data"`
+}
+
+// OAuthError An OAuth error (RFC 6749 §5.2), not the data envelope.
+type OAuthError struct {
+	Error            OAuthErrorError `json:"error"`
+	ErrorDescription *string         `json:"error_description,omitempty"`
+}
+
+// OAuthErrorError defines model for OAuthError.Error.
+type OAuthErrorError string
+
+// OAuthTokenRequest defines model for OAuthTokenRequest.
+type OAuthTokenRequest struct {
+	ClientId     *string `json:"client_id,omitempty"`
+	ClientSecret *string `json:"client_secret,omitempty"`
+	Code         *string `json:"code,omitempty"`
+	CodeVerifier *string `json:"code_verifier,omitempty"`
+
+	// GrantType `authorization_code` or `refresh_token`.
+	GrantType    string  `json:"grant_type"`
+	RedirectUri  *string `json:"redirect_uri,omitempty"`
+	RefreshToken *string `json:"refresh_token,omitempty"`
+}
+
+// OAuthTokenSet defines model for OAuthTokenSet.
+type OAuthTokenSet struct {
+	// AccessToken `hzat_…`, valid for `expires_in` seconds.
+	AccessToken string `json:"access_token"`
+
+	// ExpiresIn Example: 900
+	ExpiresIn int `json:"expires_in"`
+
+	// RefreshToken `hzrt_…`, for one use: each refresh returns a new one.
+	RefreshToken string                 `json:"refresh_token"`
+	TokenType    OAuthTokenSetTokenType `json:"token_type"`
+}
+
+// OAuthTokenSetTokenType defines model for OAuthTokenSet.TokenType.
+type OAuthTokenSetTokenType string
+
 // RevokedEnvelope defines model for RevokedEnvelope.
 type RevokedEnvelope struct {
 	Data RevokedEnvelopeData `json:"data"`
@@ -195,6 +373,14 @@ type RevokedEnvelope struct {
 
 // RevokedEnvelopeData defines model for RevokedEnvelope.Data.
 type RevokedEnvelopeData string
+
+// RotatedSecretEnvelope defines model for RotatedSecretEnvelope.
+type RotatedSecretEnvelope struct {
+	Data struct {
+		ClientId     openapi_types.UUID `json:"client_id"`
+		ClientSecret string             `json:"client_secret"`
+	} `json:"data"`
+}
 
 // Session defines model for Session.
 type Session struct {
@@ -250,6 +436,9 @@ type TokenListEnvelope struct {
 	Data []Token `json:"data"`
 }
 
+// ClientID defines model for ClientID.
+type ClientID = openapi_types.UUID
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorEnvelope
 
@@ -265,14 +454,50 @@ type NotASession = ErrorEnvelope
 // NotFound defines model for NotFound.
 type NotFound = ErrorEnvelope
 
+// OAuthTokenForbidden defines model for OAuthTokenForbidden.
+type OAuthTokenForbidden = ErrorEnvelope
+
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = ErrorEnvelope
 
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = ErrorEnvelope
 
+// AuthorizeParams defines parameters for Authorize.
+type AuthorizeParams struct {
+	// ClientId The application's client ID.
+	ClientId *string `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// RedirectUri One of the application's registered redirect URIs, exactly; may be omitted when it registered only one.
+	RedirectUri *string `form:"redirect_uri,omitempty" json:"redirect_uri,omitempty"`
+
+	// ResponseType Must be `code`.
+	ResponseType *string `form:"response_type,omitempty" json:"response_type,omitempty"`
+
+	// State An opaque value returned unchanged with the answer; use it against CSRF.
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// CodeChallenge PKCE: BASE64URL(SHA-256(code_verifier)).
+	CodeChallenge *string `form:"code_challenge,omitempty" json:"code_challenge,omitempty"`
+
+	// CodeChallengeMethod PKCE: must be `S256` when a challenge is sent.
+	CodeChallengeMethod *string `form:"code_challenge_method,omitempty" json:"code_challenge_method,omitempty"`
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
+
+// CreateOAuthAppJSONRequestBody defines body for CreateOAuthApp for application/json ContentType.
+type CreateOAuthAppJSONRequestBody = CreateOAuthAppRequest
+
+// AuthorizeDecisionFormdataRequestBody defines body for AuthorizeDecision for application/x-www-form-urlencoded ContentType.
+type AuthorizeDecisionFormdataRequestBody = AuthorizeDecisionForm
+
+// OAuthTokenJSONRequestBody defines body for OAuthToken for application/json ContentType.
+type OAuthTokenJSONRequestBody = OAuthTokenRequest
+
+// OAuthTokenFormdataRequestBody defines body for OAuthToken for application/x-www-form-urlencoded ContentType.
+type OAuthTokenFormdataRequestBody = OAuthTokenRequest
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = CreateTokenRequest
@@ -397,6 +622,162 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/auth/session (the `GetSession` operationId).
 	GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListOAuthApps List your OAuth applications
+	//
+	// The applications your account registered, newest first, without their secrets.
+	//
+	// Corresponds with GET /api/v1/oauth/apps (the `ListOAuthApps` operationId).
+	ListOAuthApps(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOAuthAppWithBody Register an OAuth application
+	//
+	// Register a third-party application that may act for people who approve it. The answer
+	// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+	// only its SHA-256 hash.
+	//
+	// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+	// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+	// the person's own machine. Not accessible via OAuth application tokens.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+	CreateOAuthAppWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOAuthApp Register an OAuth application
+	//
+	// Register a third-party application that may act for people who approve it. The answer
+	// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+	// only its SHA-256 hash.
+	//
+	// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+	// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+	// the person's own machine. Not accessible via OAuth application tokens.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+	CreateOAuthApp(ctx context.Context, body CreateOAuthAppJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteOAuthApp Delete an OAuth application
+	//
+	// Delete one of your applications; every token issued to it stops working at once.
+	//
+	// Corresponds with DELETE /api/v1/oauth/apps/{client_id} (the `DeleteOAuthApp` operationId).
+	DeleteOAuthApp(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateOAuthAppSecret Rotate an application's client secret
+	//
+	// Replace the application's client secret with a new one, returned once. The old secret
+	// stops working at once; tokens already issued keep working.
+	//
+	// Corresponds with POST /api/v1/oauth/apps/{client_id}/secret (the `RotateOAuthAppSecret` operationId).
+	RotateOAuthAppSecret(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Authorize Ask a person to approve an application (authorization code flow)
+	//
+	// The start of the OAuth 2.0 authorization code flow (RFC 6749 §4.1), opened in the
+	// person's browser. With a session it shows a consent page naming the application; without
+	// one it sends the person to the login page first, and back here after.
+	//
+	// An unknown `client_id` or a `redirect_uri` that is not exactly one of the application's
+	// registered URIs is shown as an error page and never redirected to. Other problems are
+	// reported to the application by redirecting to its `redirect_uri` with `error` and
+	// `state`. PKCE (RFC 7636) is supported with `code_challenge_method=S256`.
+	//
+	// Corresponds with GET /api/v1/oauth/authorize (the `Authorize` operationId).
+	Authorize(ctx context.Context, params *AuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AuthorizeDecisionWithBody Approve or deny an application
+	//
+	// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+	// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+	// `error=access_denied`. Needs the person's session and its CSRF token (as the
+	// `csrf_token` form field).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+	AuthorizeDecisionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AuthorizeDecisionWithFormdataBody Approve or deny an application
+	//
+	// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+	// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+	// `error=access_denied`. Needs the person's session and its CSRF token (as the
+	// `csrf_token` form field).
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+	AuthorizeDecisionWithFormdataBody(ctx context.Context, body AuthorizeDecisionFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OAuthTokenWithBody Exchange a code or a refresh token for tokens
+	//
+	// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+	// OAuth clients expect. The application authenticates with HTTP Basic
+	// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+	// both.
+	//
+	// - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+	//   code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+	//   once; using it again revokes everything issued from it.
+	// - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+	//   a new one and retires the old, and presenting a retired one revokes the whole grant
+	//   (RFC 9700 §4.14).
+	//
+	// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+	// approved the application everywhere a PAT does, except creating PATs.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+	OAuthTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OAuthToken Exchange a code or a refresh token for tokens
+	//
+	// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+	// OAuth clients expect. The application authenticates with HTTP Basic
+	// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+	// both.
+	//
+	// - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+	//   code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+	//   once; using it again revokes everything issued from it.
+	// - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+	//   a new one and retires the old, and presenting a retired one revokes the whole grant
+	//   (RFC 9700 §4.14).
+	//
+	// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+	// approved the application everywhere a PAT does, except creating PATs.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+	OAuthToken(ctx context.Context, body OAuthTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OAuthTokenWithFormdataBody Exchange a code or a refresh token for tokens
+	//
+	// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+	// OAuth clients expect. The application authenticates with HTTP Basic
+	// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+	// both.
+	//
+	// - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+	//   code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+	//   once; using it again revokes everything issued from it.
+	// - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+	//   a new one and retires the old, and presenting a retired one revokes the whole grant
+	//   (RFC 9700 §4.14).
+	//
+	// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+	// approved the application everywhere a PAT does, except creating PATs.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+	OAuthTokenWithFormdataBody(ctx context.Context, body OAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTokens List your PATs
 	//
 	// List all non-revoked tokens for your account, newest first. Expired tokens are listed
@@ -518,6 +899,272 @@ func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // Corresponds with GET /api/v1/auth/session (the `GetSession` operationId).
 func (c *Client) GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSessionRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOAuthApps List your OAuth applications
+//
+// The applications your account registered, newest first, without their secrets.
+//
+// Corresponds with GET /api/v1/oauth/apps (the `ListOAuthApps` operationId).
+func (c *Client) ListOAuthApps(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOAuthAppsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOAuthAppWithBody Register an OAuth application
+//
+// Register a third-party application that may act for people who approve it. The answer
+// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+// only its SHA-256 hash.
+//
+// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+// the person's own machine. Not accessible via OAuth application tokens.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+func (c *Client) CreateOAuthAppWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOAuthAppRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOAuthApp Register an OAuth application
+//
+// Register a third-party application that may act for people who approve it. The answer
+// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+// only its SHA-256 hash.
+//
+// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+// the person's own machine. Not accessible via OAuth application tokens.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+func (c *Client) CreateOAuthApp(ctx context.Context, body CreateOAuthAppJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOAuthAppRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteOAuthApp Delete an OAuth application
+//
+// Delete one of your applications; every token issued to it stops working at once.
+//
+// Corresponds with DELETE /api/v1/oauth/apps/{client_id} (the `DeleteOAuthApp` operationId).
+func (c *Client) DeleteOAuthApp(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteOAuthAppRequest(c.Server, clientId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateOAuthAppSecret Rotate an application's client secret
+//
+// Replace the application's client secret with a new one, returned once. The old secret
+// stops working at once; tokens already issued keep working.
+//
+// Corresponds with POST /api/v1/oauth/apps/{client_id}/secret (the `RotateOAuthAppSecret` operationId).
+func (c *Client) RotateOAuthAppSecret(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateOAuthAppSecretRequest(c.Server, clientId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Authorize Ask a person to approve an application (authorization code flow)
+//
+// The start of the OAuth 2.0 authorization code flow (RFC 6749 §4.1), opened in the
+// person's browser. With a session it shows a consent page naming the application; without
+// one it sends the person to the login page first, and back here after.
+//
+// An unknown `client_id` or a `redirect_uri` that is not exactly one of the application's
+// registered URIs is shown as an error page and never redirected to. Other problems are
+// reported to the application by redirecting to its `redirect_uri` with `error` and
+// `state`. PKCE (RFC 7636) is supported with `code_challenge_method=S256`.
+//
+// Corresponds with GET /api/v1/oauth/authorize (the `Authorize` operationId).
+func (c *Client) Authorize(ctx context.Context, params *AuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthorizeRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AuthorizeDecisionWithBody Approve or deny an application
+//
+// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+// `error=access_denied`. Needs the person's session and its CSRF token (as the
+// `csrf_token` form field).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+func (c *Client) AuthorizeDecisionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthorizeDecisionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AuthorizeDecisionWithFormdataBody Approve or deny an application
+//
+// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+// `error=access_denied`. Needs the person's session and its CSRF token (as the
+// `csrf_token` form field).
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+func (c *Client) AuthorizeDecisionWithFormdataBody(ctx context.Context, body AuthorizeDecisionFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthorizeDecisionRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OAuthTokenWithBody Exchange a code or a refresh token for tokens
+//
+// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+// OAuth clients expect. The application authenticates with HTTP Basic
+// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+// both.
+//
+//   - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+//     code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+//     once; using it again revokes everything issued from it.
+//   - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+//     a new one and retires the old, and presenting a retired one revokes the whole grant
+//     (RFC 9700 §4.14).
+//
+// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+// approved the application everywhere a PAT does, except creating PATs.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+func (c *Client) OAuthTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOAuthTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OAuthToken Exchange a code or a refresh token for tokens
+//
+// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+// OAuth clients expect. The application authenticates with HTTP Basic
+// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+// both.
+//
+//   - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+//     code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+//     once; using it again revokes everything issued from it.
+//   - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+//     a new one and retires the old, and presenting a retired one revokes the whole grant
+//     (RFC 9700 §4.14).
+//
+// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+// approved the application everywhere a PAT does, except creating PATs.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+func (c *Client) OAuthToken(ctx context.Context, body OAuthTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOAuthTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OAuthTokenWithFormdataBody Exchange a code or a refresh token for tokens
+//
+// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+// OAuth clients expect. The application authenticates with HTTP Basic
+// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+// both.
+//
+//   - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+//     code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+//     once; using it again revokes everything issued from it.
+//   - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+//     a new one and retires the old, and presenting a retired one revokes the whole grant
+//     (RFC 9700 §4.14).
+//
+// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+// approved the application everywhere a PAT does, except creating PATs.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+func (c *Client) OAuthTokenWithFormdataBody(ctx context.Context, body OAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOAuthTokenRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -702,6 +1349,346 @@ func NewGetSessionRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListOAuthAppsRequest constructs an http.Request for the ListOAuthApps method
+func NewListOAuthAppsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/apps")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateOAuthAppRequest calls the generic CreateOAuthApp builder with application/json body
+func NewCreateOAuthAppRequest(server string, body CreateOAuthAppJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateOAuthAppRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateOAuthAppRequestWithBody constructs an http.Request for the CreateOAuthApp method, with any body, and a specified content type
+func NewCreateOAuthAppRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/apps")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteOAuthAppRequest constructs an http.Request for the DeleteOAuthApp method
+func NewDeleteOAuthAppRequest(server string, clientId ClientID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "client_id", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/apps/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateOAuthAppSecretRequest constructs an http.Request for the RotateOAuthAppSecret method
+func NewRotateOAuthAppSecretRequest(server string, clientId ClientID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "client_id", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/apps/%s/secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAuthorizeRequest constructs an http.Request for the Authorize method
+func NewAuthorizeRequest(server string, params *AuthorizeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/authorize")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ClientId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "client_id", *params.ClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RedirectUri != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirect_uri", *params.RedirectUri, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResponseType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "response_type", *params.ResponseType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallenge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code_challenge", *params.CodeChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallengeMethod != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code_challenge_method", *params.CodeChallengeMethod, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAuthorizeDecisionRequestWithFormdataBody calls the generic AuthorizeDecision builder with application/x-www-form-urlencoded body
+func NewAuthorizeDecisionRequestWithFormdataBody(server string, body AuthorizeDecisionFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAuthorizeDecisionRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAuthorizeDecisionRequestWithBody constructs an http.Request for the AuthorizeDecision method, with any body, and a specified content type
+func NewAuthorizeDecisionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/authorize")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOAuthTokenRequest calls the generic OAuthToken builder with application/json body
+func NewOAuthTokenRequest(server string, body OAuthTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewOAuthTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewOAuthTokenRequestWithFormdataBody calls the generic OAuthToken builder with application/x-www-form-urlencoded body
+func NewOAuthTokenRequestWithFormdataBody(server string, body OAuthTokenFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewOAuthTokenRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewOAuthTokenRequestWithBody constructs an http.Request for the OAuthToken method, with any body, and a specified content type
+func NewOAuthTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oauth/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -900,6 +1887,170 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/auth/session (the `GetSession` operationId).
 	GetSessionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSessionResponse, error)
+
+	// ListOAuthAppsWithResponse List your OAuth applications
+	//
+	// The applications your account registered, newest first, without their secrets.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/oauth/apps (the `ListOAuthApps` operationId).
+	ListOAuthAppsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListOAuthAppsResponse, error)
+
+	// CreateOAuthAppWithBodyWithResponse Register an OAuth application
+	//
+	// Register a third-party application that may act for people who approve it. The answer
+	// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+	// only its SHA-256 hash.
+	//
+	// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+	// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+	// the person's own machine. Not accessible via OAuth application tokens.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+	CreateOAuthAppWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOAuthAppResponse, error)
+
+	// CreateOAuthAppWithResponse Register an OAuth application
+	//
+	// Register a third-party application that may act for people who approve it. The answer
+	// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+	// only its SHA-256 hash.
+	//
+	// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+	// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+	// the person's own machine. Not accessible via OAuth application tokens.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+	CreateOAuthAppWithResponse(ctx context.Context, body CreateOAuthAppJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOAuthAppResponse, error)
+
+	// DeleteOAuthAppWithResponse Delete an OAuth application
+	//
+	// Delete one of your applications; every token issued to it stops working at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/oauth/apps/{client_id} (the `DeleteOAuthApp` operationId).
+	DeleteOAuthAppWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*DeleteOAuthAppResponse, error)
+
+	// RotateOAuthAppSecretWithResponse Rotate an application's client secret
+	//
+	// Replace the application's client secret with a new one, returned once. The old secret
+	// stops working at once; tokens already issued keep working.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/apps/{client_id}/secret (the `RotateOAuthAppSecret` operationId).
+	RotateOAuthAppSecretWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*RotateOAuthAppSecretResponse, error)
+
+	// AuthorizeWithResponse Ask a person to approve an application (authorization code flow)
+	//
+	// The start of the OAuth 2.0 authorization code flow (RFC 6749 §4.1), opened in the
+	// person's browser. With a session it shows a consent page naming the application; without
+	// one it sends the person to the login page first, and back here after.
+	//
+	// An unknown `client_id` or a `redirect_uri` that is not exactly one of the application's
+	// registered URIs is shown as an error page and never redirected to. Other problems are
+	// reported to the application by redirecting to its `redirect_uri` with `error` and
+	// `state`. PKCE (RFC 7636) is supported with `code_challenge_method=S256`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/oauth/authorize (the `Authorize` operationId).
+	AuthorizeWithResponse(ctx context.Context, params *AuthorizeParams, reqEditors ...RequestEditorFn) (*AuthorizeResponse, error)
+
+	// AuthorizeDecisionWithBodyWithResponse Approve or deny an application
+	//
+	// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+	// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+	// `error=access_denied`. Needs the person's session and its CSRF token (as the
+	// `csrf_token` form field).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+	AuthorizeDecisionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AuthorizeDecisionResponse, error)
+
+	// AuthorizeDecisionWithFormdataBodyWithResponse Approve or deny an application
+	//
+	// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+	// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+	// `error=access_denied`. Needs the person's session and its CSRF token (as the
+	// `csrf_token` form field).
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+	AuthorizeDecisionWithFormdataBodyWithResponse(ctx context.Context, body AuthorizeDecisionFormdataRequestBody, reqEditors ...RequestEditorFn) (*AuthorizeDecisionResponse, error)
+
+	// OAuthTokenWithBodyWithResponse Exchange a code or a refresh token for tokens
+	//
+	// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+	// OAuth clients expect. The application authenticates with HTTP Basic
+	// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+	// both.
+	//
+	// - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+	//   code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+	//   once; using it again revokes everything issued from it.
+	// - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+	//   a new one and retires the old, and presenting a retired one revokes the whole grant
+	//   (RFC 9700 §4.14).
+	//
+	// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+	// approved the application everywhere a PAT does, except creating PATs.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+	OAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OAuthTokenResponse, error)
+
+	// OAuthTokenWithResponse Exchange a code or a refresh token for tokens
+	//
+	// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+	// OAuth clients expect. The application authenticates with HTTP Basic
+	// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+	// both.
+	//
+	// - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+	//   code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+	//   once; using it again revokes everything issued from it.
+	// - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+	//   a new one and retires the old, and presenting a retired one revokes the whole grant
+	//   (RFC 9700 §4.14).
+	//
+	// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+	// approved the application everywhere a PAT does, except creating PATs.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+	OAuthTokenWithResponse(ctx context.Context, body OAuthTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*OAuthTokenResponse, error)
+
+	// OAuthTokenWithFormdataBodyWithResponse Exchange a code or a refresh token for tokens
+	//
+	// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+	// OAuth clients expect. The application authenticates with HTTP Basic
+	// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+	// both.
+	//
+	// - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+	//   code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+	//   once; using it again revokes everything issued from it.
+	// - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+	//   a new one and retires the old, and presenting a retired one revokes the whole grant
+	//   (RFC 9700 §4.14).
+	//
+	// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+	// approved the application everywhere a PAT does, except creating PATs.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+	OAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body OAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*OAuthTokenResponse, error)
 
 	// ListTokensWithResponse List your PATs
 	//
@@ -1172,6 +2323,510 @@ func (r GetSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListOAuthAppsResponse401Headers the declared response headers of an HTTP 401 response for ListOAuthApps
+type ListOAuthAppsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListOAuthAppsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OAuthAppListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthTokenForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOAuthAppsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOAuthAppsResponse) GetJSON200() *OAuthAppListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOAuthAppsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOAuthAppsResponse) GetJSON403() *OAuthTokenForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListOAuthAppsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOAuthAppsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOAuthAppsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOAuthAppsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOAuthAppsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateOAuthAppResponse401Headers the declared response headers of an HTTP 401 response for CreateOAuthApp
+type CreateOAuthAppResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateOAuthAppResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreatedOAuthAppEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthTokenForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateOAuthAppResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateOAuthAppResponse) GetJSON200() *CreatedOAuthAppEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateOAuthAppResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateOAuthAppResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateOAuthAppResponse) GetJSON403() *OAuthTokenForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateOAuthAppResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateOAuthAppResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateOAuthAppResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateOAuthAppResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateOAuthAppResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateOAuthAppResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteOAuthAppResponse401Headers the declared response headers of an HTTP 401 response for DeleteOAuthApp
+type DeleteOAuthAppResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteOAuthAppResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeletedEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthTokenForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteOAuthAppResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteOAuthAppResponse) GetJSON200() *DeletedEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteOAuthAppResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteOAuthAppResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteOAuthAppResponse) GetJSON403() *OAuthTokenForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteOAuthAppResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteOAuthAppResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteOAuthAppResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteOAuthAppResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteOAuthAppResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteOAuthAppResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateOAuthAppSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateOAuthAppSecret
+type RotateOAuthAppSecretResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RotateOAuthAppSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RotatedSecretEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthTokenForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateOAuthAppSecretResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateOAuthAppSecretResponse) GetJSON200() *RotatedSecretEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RotateOAuthAppSecretResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateOAuthAppSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateOAuthAppSecretResponse) GetJSON403() *OAuthTokenForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RotateOAuthAppSecretResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RotateOAuthAppSecretResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateOAuthAppSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateOAuthAppSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateOAuthAppSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateOAuthAppSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AuthorizeResponse302Headers the declared response headers of an HTTP 302 response for Authorize
+type AuthorizeResponse302Headers struct {
+	Location *string
+}
+
+// AuthorizeResponse303Headers the declared response headers of an HTTP 303 response for Authorize
+type AuthorizeResponse303Headers struct {
+	Location *string
+}
+
+type AuthorizeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *AuthorizeResponse302Headers
+	// Headers303 the parsed response headers for an HTTP 303 response
+	Headers303 *AuthorizeResponse303Headers
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AuthorizeResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AuthorizeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuthorizeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuthorizeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuthorizeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AuthorizeDecisionResponse302Headers the declared response headers of an HTTP 302 response for AuthorizeDecision
+type AuthorizeDecisionResponse302Headers struct {
+	Location *string
+}
+
+type AuthorizeDecisionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *AuthorizeDecisionResponse302Headers
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AuthorizeDecisionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AuthorizeDecisionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuthorizeDecisionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuthorizeDecisionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuthorizeDecisionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OAuthTokenResponse200Headers the declared response headers of an HTTP 200 response for OAuthToken
+type OAuthTokenResponse200Headers struct {
+	CacheControl *string
+}
+
+// OAuthTokenResponse401Headers the declared response headers of an HTTP 401 response for OAuthToken
+type OAuthTokenResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type OAuthTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OAuthTokenSet
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OAuthError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OAuthTokenResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OAuthTokenResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OAuthTokenResponse) GetJSON200() *OAuthTokenSet {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OAuthTokenResponse) GetJSON400() *OAuthError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OAuthTokenResponse) GetJSON401() *OAuthError {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r OAuthTokenResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r OAuthTokenResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r OAuthTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OAuthTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OAuthTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OAuthTokenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1480,6 +3135,236 @@ func (c *ClientWithResponses) GetSessionWithResponse(ctx context.Context, reqEdi
 	return ParseGetSessionResponse(rsp)
 }
 
+// ListOAuthAppsWithResponse List your OAuth applications
+//
+// The applications your account registered, newest first, without their secrets.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/oauth/apps (the `ListOAuthApps` operationId).
+func (c *ClientWithResponses) ListOAuthAppsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListOAuthAppsResponse, error) {
+	rsp, err := c.ListOAuthApps(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOAuthAppsResponse(rsp)
+}
+
+// CreateOAuthAppWithBodyWithResponse Register an OAuth application
+//
+// Register a third-party application that may act for people who approve it. The answer
+// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+// only its SHA-256 hash.
+//
+// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+// the person's own machine. Not accessible via OAuth application tokens.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+func (c *ClientWithResponses) CreateOAuthAppWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOAuthAppResponse, error) {
+	rsp, err := c.CreateOAuthAppWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOAuthAppResponse(rsp)
+}
+
+// CreateOAuthAppWithResponse Register an OAuth application
+//
+// Register a third-party application that may act for people who approve it. The answer
+// holds the `client_secret`, once: copy it now — it will not be shown again. hzel keeps
+// only its SHA-256 hash.
+//
+// Redirect URIs must be absolute `https` URLs without a fragment; `http` is allowed for
+// loopback hosts only (`localhost`, `127.0.0.1`, `[::1]`), for applications running on
+// the person's own machine. Not accessible via OAuth application tokens.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/apps (the `CreateOAuthApp` operationId).
+func (c *ClientWithResponses) CreateOAuthAppWithResponse(ctx context.Context, body CreateOAuthAppJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOAuthAppResponse, error) {
+	rsp, err := c.CreateOAuthApp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOAuthAppResponse(rsp)
+}
+
+// DeleteOAuthAppWithResponse Delete an OAuth application
+//
+// Delete one of your applications; every token issued to it stops working at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/oauth/apps/{client_id} (the `DeleteOAuthApp` operationId).
+func (c *ClientWithResponses) DeleteOAuthAppWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*DeleteOAuthAppResponse, error) {
+	rsp, err := c.DeleteOAuthApp(ctx, clientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteOAuthAppResponse(rsp)
+}
+
+// RotateOAuthAppSecretWithResponse Rotate an application's client secret
+//
+// Replace the application's client secret with a new one, returned once. The old secret
+// stops working at once; tokens already issued keep working.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/apps/{client_id}/secret (the `RotateOAuthAppSecret` operationId).
+func (c *ClientWithResponses) RotateOAuthAppSecretWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*RotateOAuthAppSecretResponse, error) {
+	rsp, err := c.RotateOAuthAppSecret(ctx, clientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateOAuthAppSecretResponse(rsp)
+}
+
+// AuthorizeWithResponse Ask a person to approve an application (authorization code flow)
+//
+// The start of the OAuth 2.0 authorization code flow (RFC 6749 §4.1), opened in the
+// person's browser. With a session it shows a consent page naming the application; without
+// one it sends the person to the login page first, and back here after.
+//
+// An unknown `client_id` or a `redirect_uri` that is not exactly one of the application's
+// registered URIs is shown as an error page and never redirected to. Other problems are
+// reported to the application by redirecting to its `redirect_uri` with `error` and
+// `state`. PKCE (RFC 7636) is supported with `code_challenge_method=S256`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/oauth/authorize (the `Authorize` operationId).
+func (c *ClientWithResponses) AuthorizeWithResponse(ctx context.Context, params *AuthorizeParams, reqEditors ...RequestEditorFn) (*AuthorizeResponse, error) {
+	rsp, err := c.Authorize(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthorizeResponse(rsp)
+}
+
+// AuthorizeDecisionWithBodyWithResponse Approve or deny an application
+//
+// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+// `error=access_denied`. Needs the person's session and its CSRF token (as the
+// `csrf_token` form field).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+func (c *ClientWithResponses) AuthorizeDecisionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AuthorizeDecisionResponse, error) {
+	rsp, err := c.AuthorizeDecisionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthorizeDecisionResponse(rsp)
+}
+
+// AuthorizeDecisionWithFormdataBodyWithResponse Approve or deny an application
+//
+// The consent page's form. Approving redirects to the application's `redirect_uri` with a
+// single-use `code`, valid for 10 minutes, and the `state`; denying redirects with
+// `error=access_denied`. Needs the person's session and its CSRF token (as the
+// `csrf_token` form field).
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/authorize (the `AuthorizeDecision` operationId).
+func (c *ClientWithResponses) AuthorizeDecisionWithFormdataBodyWithResponse(ctx context.Context, body AuthorizeDecisionFormdataRequestBody, reqEditors ...RequestEditorFn) (*AuthorizeDecisionResponse, error) {
+	rsp, err := c.AuthorizeDecisionWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthorizeDecisionResponse(rsp)
+}
+
+// OAuthTokenWithBodyWithResponse Exchange a code or a refresh token for tokens
+//
+// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+// OAuth clients expect. The application authenticates with HTTP Basic
+// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+// both.
+//
+//   - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+//     code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+//     once; using it again revokes everything issued from it.
+//   - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+//     a new one and retires the old, and presenting a retired one revokes the whole grant
+//     (RFC 9700 §4.14).
+//
+// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+// approved the application everywhere a PAT does, except creating PATs.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+func (c *ClientWithResponses) OAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OAuthTokenResponse, error) {
+	rsp, err := c.OAuthTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOAuthTokenResponse(rsp)
+}
+
+// OAuthTokenWithResponse Exchange a code or a refresh token for tokens
+//
+// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+// OAuth clients expect. The application authenticates with HTTP Basic
+// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+// both.
+//
+//   - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+//     code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+//     once; using it again revokes everything issued from it.
+//   - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+//     a new one and retires the old, and presenting a retired one revokes the whole grant
+//     (RFC 9700 §4.14).
+//
+// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+// approved the application everywhere a PAT does, except creating PATs.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+func (c *ClientWithResponses) OAuthTokenWithResponse(ctx context.Context, body OAuthTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*OAuthTokenResponse, error) {
+	rsp, err := c.OAuthToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOAuthTokenResponse(rsp)
+}
+
+// OAuthTokenWithFormdataBodyWithResponse Exchange a code or a refresh token for tokens
+//
+// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Answers without the data envelope, as
+// OAuth clients expect. The application authenticates with HTTP Basic
+// (`client_id:client_secret`) or with `client_id` and `client_secret` in the body, not
+// both.
+//
+//   - `grant_type=authorization_code`: `code`, `redirect_uri` (the one used to get the
+//     code) and, when the authorization sent a PKCE challenge, `code_verifier`. A code works
+//     once; using it again revokes everything issued from it.
+//   - `grant_type=refresh_token`: `refresh_token`. Refresh tokens rotate: each use returns
+//     a new one and retires the old, and presenting a retired one revokes the whole grant
+//     (RFC 9700 §4.14).
+//
+// Access tokens (`hzat_…`) are valid for 15 minutes and authenticate as the person who
+// approved the application everywhere a PAT does, except creating PATs.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/oauth/token (the `OAuthToken` operationId).
+func (c *ClientWithResponses) OAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body OAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*OAuthTokenResponse, error) {
+	rsp, err := c.OAuthTokenWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOAuthTokenResponse(rsp)
+}
+
 // ListTokensWithResponse List your PATs
 //
 // List all non-revoked tokens for your account, newest first. Expired tokens are listed
@@ -1746,6 +3631,462 @@ func ParseGetSessionResponse(rsp *http.Response) (*GetSessionResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetSessionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOAuthAppsResponse parses an HTTP response from a ListOAuthAppsWithResponse call
+func ParseListOAuthAppsResponse(rsp *http.Response) (*ListOAuthAppsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOAuthAppsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OAuthAppListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthTokenForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListOAuthAppsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateOAuthAppResponse parses an HTTP response from a CreateOAuthAppWithResponse call
+func ParseCreateOAuthAppResponse(rsp *http.Response) (*CreateOAuthAppResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateOAuthAppResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreatedOAuthAppEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthTokenForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateOAuthAppResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteOAuthAppResponse parses an HTTP response from a DeleteOAuthAppWithResponse call
+func ParseDeleteOAuthAppResponse(rsp *http.Response) (*DeleteOAuthAppResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteOAuthAppResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeletedEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthTokenForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteOAuthAppResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateOAuthAppSecretResponse parses an HTTP response from a RotateOAuthAppSecretWithResponse call
+func ParseRotateOAuthAppSecretResponse(rsp *http.Response) (*RotateOAuthAppSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateOAuthAppSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RotatedSecretEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthTokenForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RotateOAuthAppSecretResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAuthorizeResponse parses an HTTP response from a AuthorizeWithResponse call
+func ParseAuthorizeResponse(rsp *http.Response) (*AuthorizeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuthorizeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case rsp.StatusCode == 303:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers AuthorizeResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 303:
+		var headers AuthorizeResponse303Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers303 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAuthorizeDecisionResponse parses an HTTP response from a AuthorizeDecisionWithResponse call
+func ParseAuthorizeDecisionResponse(rsp *http.Response) (*AuthorizeDecisionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuthorizeDecisionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers AuthorizeDecisionResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOAuthTokenResponse parses an HTTP response from a OAuthTokenWithResponse call
+func ParseOAuthTokenResponse(rsp *http.Response) (*OAuthTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OAuthTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OAuthTokenSet
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OAuthError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OAuthTokenResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers OAuthTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -33,6 +34,27 @@ type ServerInterface interface {
 	// GetSession The current browser session
 	// (GET /api/v1/auth/session)
 	GetSession(ctx echo.Context) error
+	// ListOAuthApps List your OAuth applications
+	// (GET /api/v1/oauth/apps)
+	ListOAuthApps(ctx echo.Context) error
+	// CreateOAuthApp Register an OAuth application
+	// (POST /api/v1/oauth/apps)
+	CreateOAuthApp(ctx echo.Context) error
+	// DeleteOAuthApp Delete an OAuth application
+	// (DELETE /api/v1/oauth/apps/{client_id})
+	DeleteOAuthApp(ctx echo.Context, clientId ClientID) error
+	// RotateOAuthAppSecret Rotate an application's client secret
+	// (POST /api/v1/oauth/apps/{client_id}/secret)
+	RotateOAuthAppSecret(ctx echo.Context, clientId ClientID) error
+	// Authorize Ask a person to approve an application (authorization code flow)
+	// (GET /api/v1/oauth/authorize)
+	Authorize(ctx echo.Context, params AuthorizeParams) error
+	// AuthorizeDecision Approve or deny an application
+	// (POST /api/v1/oauth/authorize)
+	AuthorizeDecision(ctx echo.Context) error
+	// OAuthToken Exchange a code or a refresh token for tokens
+	// (POST /api/v1/oauth/token)
+	OAuthToken(ctx echo.Context) error
 	// ListTokens List your PATs
 	// (GET /api/v1/tokens)
 	ListTokens(ctx echo.Context) error
@@ -73,6 +95,127 @@ func (w *ServerInterfaceWrapper) GetSession(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetSession(ctx)
+	return err
+}
+
+// ListOAuthApps converts echo context to params.
+func (w *ServerInterfaceWrapper) ListOAuthApps(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListOAuthApps(ctx)
+	return err
+}
+
+// CreateOAuthApp converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateOAuthApp(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateOAuthApp(ctx)
+	return err
+}
+
+// DeleteOAuthApp converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteOAuthApp(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "client_id" -------------
+	var clientId ClientID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "client_id", ctx.Param("client_id"), &clientId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteOAuthApp(ctx, clientId)
+	return err
+}
+
+// RotateOAuthAppSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateOAuthAppSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "client_id" -------------
+	var clientId ClientID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "client_id", ctx.Param("client_id"), &clientId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateOAuthAppSecret(ctx, clientId)
+	return err
+}
+
+// Authorize converts echo context to params.
+func (w *ServerInterfaceWrapper) Authorize(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AuthorizeParams
+	// ------------- Optional query parameter "client_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "client_id", ctx.QueryParams(), &params.ClientId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "redirect_uri" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "redirect_uri", ctx.QueryParams(), &params.RedirectUri, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter redirect_uri: %s", err))
+	}
+
+	// ------------- Optional query parameter "response_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "response_type", ctx.QueryParams(), &params.ResponseType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter response_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "code_challenge" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge", ctx.QueryParams(), &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code_challenge: %s", err))
+	}
+
+	// ------------- Optional query parameter "code_challenge_method" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge_method", ctx.QueryParams(), &params.CodeChallengeMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code_challenge_method: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Authorize(ctx, params)
+	return err
+}
+
+// AuthorizeDecision converts echo context to params.
+func (w *ServerInterfaceWrapper) AuthorizeDecision(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AuthorizeDecision(ctx)
+	return err
+}
+
+// OAuthToken converts echo context to params.
+func (w *ServerInterfaceWrapper) OAuthToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.OAuthToken(ctx)
 	return err
 }
 
@@ -163,6 +306,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/v1/auth/login", wrapper.Login, options.OperationMiddlewares["Login"]...)
 	router.GET(options.BaseURL+"/api/v1/auth/session", wrapper.GetSession, options.OperationMiddlewares["GetSession"]...)
 	router.POST(options.BaseURL+"/api/v1/auth/logout", wrapper.Logout, options.OperationMiddlewares["Logout"]...)
+	router.GET(options.BaseURL+"/api/v1/oauth/apps", wrapper.ListOAuthApps, options.OperationMiddlewares["ListOAuthApps"]...)
+	router.POST(options.BaseURL+"/api/v1/oauth/apps", wrapper.CreateOAuthApp, options.OperationMiddlewares["CreateOAuthApp"]...)
+	router.DELETE(options.BaseURL+"/api/v1/oauth/apps/:client_id", wrapper.DeleteOAuthApp, options.OperationMiddlewares["DeleteOAuthApp"]...)
+	router.POST(options.BaseURL+"/api/v1/oauth/apps/:client_id/secret", wrapper.RotateOAuthAppSecret, options.OperationMiddlewares["RotateOAuthAppSecret"]...)
+	router.GET(options.BaseURL+"/api/v1/oauth/authorize", wrapper.Authorize, options.OperationMiddlewares["Authorize"]...)
+	router.POST(options.BaseURL+"/api/v1/oauth/authorize", wrapper.AuthorizeDecision, options.OperationMiddlewares["AuthorizeDecision"]...)
+	router.POST(options.BaseURL+"/api/v1/oauth/token", wrapper.OAuthToken, options.OperationMiddlewares["OAuthToken"]...)
 
 }
 
@@ -176,7 +326,22 @@ type NotASessionJSONResponse ErrorEnvelope
 
 type NotFoundJSONResponse ErrorEnvelope
 
+type OAuthErrorPageTexthtmlResponse struct {
+	Body io.Reader
+
+	ContentLength int64
+}
+
+type OAuthTokenForbiddenJSONResponse ErrorEnvelope
+
 type PayloadTooLargeJSONResponse ErrorEnvelope
+
+type RedirectToClientResponseHeaders struct {
+	Location *string
+}
+type RedirectToClientResponse struct {
+	Headers RedirectToClientResponseHeaders
+}
 
 type UnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
@@ -416,6 +581,638 @@ func (response GetSession403JSONResponse) VisitGetSessionResponse(w http.Respons
 type GetSession500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetSession500JSONResponse) VisitGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOAuthAppsRequestObject struct {
+}
+
+type ListOAuthAppsResponseObject interface {
+	VisitListOAuthAppsResponse(w http.ResponseWriter) error
+}
+
+type ListOAuthApps200JSONResponse OAuthAppListEnvelope
+
+func (response ListOAuthApps200JSONResponse) VisitListOAuthAppsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOAuthApps401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListOAuthApps401JSONResponse) VisitListOAuthAppsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOAuthApps403JSONResponse struct {
+	OAuthTokenForbiddenJSONResponse
+}
+
+func (response ListOAuthApps403JSONResponse) VisitListOAuthAppsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOAuthApps500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListOAuthApps500JSONResponse) VisitListOAuthAppsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOAuthAppRequestObject struct {
+	Body *CreateOAuthAppJSONRequestBody
+}
+
+type CreateOAuthAppResponseObject interface {
+	VisitCreateOAuthAppResponse(w http.ResponseWriter) error
+}
+
+type CreateOAuthApp200JSONResponse CreatedOAuthAppEnvelope
+
+func (response CreateOAuthApp200JSONResponse) VisitCreateOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOAuthApp400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateOAuthApp400JSONResponse) VisitCreateOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOAuthApp401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateOAuthApp401JSONResponse) VisitCreateOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOAuthApp403JSONResponse struct {
+	OAuthTokenForbiddenJSONResponse
+}
+
+func (response CreateOAuthApp403JSONResponse) VisitCreateOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOAuthApp413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateOAuthApp413JSONResponse) VisitCreateOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOAuthApp500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateOAuthApp500JSONResponse) VisitCreateOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOAuthAppRequestObject struct {
+	ClientId ClientID `json:"client_id"`
+}
+
+type DeleteOAuthAppResponseObject interface {
+	VisitDeleteOAuthAppResponse(w http.ResponseWriter) error
+}
+
+type DeleteOAuthApp200JSONResponse DeletedEnvelope
+
+func (response DeleteOAuthApp200JSONResponse) VisitDeleteOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOAuthApp400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteOAuthApp400JSONResponse) VisitDeleteOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOAuthApp401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteOAuthApp401JSONResponse) VisitDeleteOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOAuthApp403JSONResponse struct {
+	OAuthTokenForbiddenJSONResponse
+}
+
+func (response DeleteOAuthApp403JSONResponse) VisitDeleteOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOAuthApp404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteOAuthApp404JSONResponse) VisitDeleteOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOAuthApp500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteOAuthApp500JSONResponse) VisitDeleteOAuthAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateOAuthAppSecretRequestObject struct {
+	ClientId ClientID `json:"client_id"`
+}
+
+type RotateOAuthAppSecretResponseObject interface {
+	VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateOAuthAppSecret200JSONResponse RotatedSecretEnvelope
+
+func (response RotateOAuthAppSecret200JSONResponse) VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateOAuthAppSecret400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RotateOAuthAppSecret400JSONResponse) VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateOAuthAppSecret401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RotateOAuthAppSecret401JSONResponse) VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateOAuthAppSecret403JSONResponse struct {
+	OAuthTokenForbiddenJSONResponse
+}
+
+func (response RotateOAuthAppSecret403JSONResponse) VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateOAuthAppSecret404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RotateOAuthAppSecret404JSONResponse) VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateOAuthAppSecret500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RotateOAuthAppSecret500JSONResponse) VisitRotateOAuthAppSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AuthorizeRequestObject struct {
+	Params AuthorizeParams
+}
+
+type AuthorizeResponseObject interface {
+	VisitAuthorizeResponse(w http.ResponseWriter) error
+}
+
+type Authorize200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response Authorize200TexthtmlResponse) VisitAuthorizeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type Authorize302Response = RedirectToClientResponse
+
+func (response Authorize302Response) VisitAuthorizeResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type Authorize303ResponseHeaders struct {
+	Location *string
+}
+
+type Authorize303Response struct {
+	Headers Authorize303ResponseHeaders
+}
+
+func (response Authorize303Response) VisitAuthorizeResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(303)
+	return nil
+}
+
+type Authorize400TexthtmlResponse struct{ OAuthErrorPageTexthtmlResponse }
+
+func (response Authorize400TexthtmlResponse) VisitAuthorizeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(400)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type Authorize500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response Authorize500JSONResponse) VisitAuthorizeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AuthorizeDecisionRequestObject struct {
+	Body *AuthorizeDecisionFormdataRequestBody
+}
+
+type AuthorizeDecisionResponseObject interface {
+	VisitAuthorizeDecisionResponse(w http.ResponseWriter) error
+}
+
+type AuthorizeDecision302Response = RedirectToClientResponse
+
+func (response AuthorizeDecision302Response) VisitAuthorizeDecisionResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type AuthorizeDecision400TexthtmlResponse struct{ OAuthErrorPageTexthtmlResponse }
+
+func (response AuthorizeDecision400TexthtmlResponse) VisitAuthorizeDecisionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(400)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type AuthorizeDecision401TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response AuthorizeDecision401TexthtmlResponse) VisitAuthorizeDecisionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(401)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type AuthorizeDecision403TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response AuthorizeDecision403TexthtmlResponse) VisitAuthorizeDecisionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(403)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type AuthorizeDecision500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response AuthorizeDecision500JSONResponse) VisitAuthorizeDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OAuthTokenRequestObject struct {
+	JSONBody     *OAuthTokenJSONRequestBody
+	FormdataBody *OAuthTokenFormdataRequestBody
+}
+
+type OAuthTokenResponseObject interface {
+	VisitOAuthTokenResponse(w http.ResponseWriter) error
+}
+
+type OAuthToken200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type OAuthToken200JSONResponse struct {
+	Body    OAuthTokenSet
+	Headers OAuthToken200ResponseHeaders
+}
+
+func (response OAuthToken200JSONResponse) VisitOAuthTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OAuthToken400JSONResponse OAuthError
+
+func (response OAuthToken400JSONResponse) VisitOAuthTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OAuthToken401ResponseHeaders struct {
+	WWWAuthenticate *string
+}
+
+type OAuthToken401JSONResponse struct {
+	Body    OAuthError
+	Headers OAuthToken401ResponseHeaders
+}
+
+func (response OAuthToken401JSONResponse) VisitOAuthTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OAuthToken413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response OAuthToken413JSONResponse) VisitOAuthTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OAuthToken500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response OAuthToken500JSONResponse) VisitOAuthTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -680,6 +1477,27 @@ type StrictServerInterface interface {
 	// GetSession The current browser session
 	// (GET /api/v1/auth/session)
 	GetSession(ctx context.Context, request GetSessionRequestObject) (GetSessionResponseObject, error)
+	// ListOAuthApps List your OAuth applications
+	// (GET /api/v1/oauth/apps)
+	ListOAuthApps(ctx context.Context, request ListOAuthAppsRequestObject) (ListOAuthAppsResponseObject, error)
+	// CreateOAuthApp Register an OAuth application
+	// (POST /api/v1/oauth/apps)
+	CreateOAuthApp(ctx context.Context, request CreateOAuthAppRequestObject) (CreateOAuthAppResponseObject, error)
+	// DeleteOAuthApp Delete an OAuth application
+	// (DELETE /api/v1/oauth/apps/{client_id})
+	DeleteOAuthApp(ctx context.Context, request DeleteOAuthAppRequestObject) (DeleteOAuthAppResponseObject, error)
+	// RotateOAuthAppSecret Rotate an application's client secret
+	// (POST /api/v1/oauth/apps/{client_id}/secret)
+	RotateOAuthAppSecret(ctx context.Context, request RotateOAuthAppSecretRequestObject) (RotateOAuthAppSecretResponseObject, error)
+	// Authorize Ask a person to approve an application (authorization code flow)
+	// (GET /api/v1/oauth/authorize)
+	Authorize(ctx context.Context, request AuthorizeRequestObject) (AuthorizeResponseObject, error)
+	// AuthorizeDecision Approve or deny an application
+	// (POST /api/v1/oauth/authorize)
+	AuthorizeDecision(ctx context.Context, request AuthorizeDecisionRequestObject) (AuthorizeDecisionResponseObject, error)
+	// OAuthToken Exchange a code or a refresh token for tokens
+	// (POST /api/v1/oauth/token)
+	OAuthToken(ctx context.Context, request OAuthTokenRequestObject) (OAuthTokenResponseObject, error)
 	// ListTokens List your PATs
 	// (GET /api/v1/tokens)
 	ListTokens(ctx context.Context, request ListTokensRequestObject) (ListTokensResponseObject, error)
@@ -795,6 +1613,243 @@ func (sh *strictHandler) GetSession(ctx echo.Context) error {
 	return nil
 }
 
+// ListOAuthApps operation middleware
+func (sh *strictHandler) ListOAuthApps(ctx echo.Context) error {
+	var request ListOAuthAppsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOAuthApps(ctx.Request().Context(), request.(ListOAuthAppsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOAuthApps")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListOAuthAppsResponseObject); ok {
+		return validResponse.VisitListOAuthAppsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateOAuthApp operation middleware
+func (sh *strictHandler) CreateOAuthApp(ctx echo.Context) error {
+	var request CreateOAuthAppRequestObject
+
+	var body CreateOAuthAppJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateOAuthApp(ctx.Request().Context(), request.(CreateOAuthAppRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateOAuthApp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateOAuthAppResponseObject); ok {
+		return validResponse.VisitCreateOAuthAppResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteOAuthApp operation middleware
+func (sh *strictHandler) DeleteOAuthApp(ctx echo.Context, clientId ClientID) error {
+	var request DeleteOAuthAppRequestObject
+
+	request.ClientId = clientId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteOAuthApp(ctx.Request().Context(), request.(DeleteOAuthAppRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteOAuthApp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteOAuthAppResponseObject); ok {
+		return validResponse.VisitDeleteOAuthAppResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateOAuthAppSecret operation middleware
+func (sh *strictHandler) RotateOAuthAppSecret(ctx echo.Context, clientId ClientID) error {
+	var request RotateOAuthAppSecretRequestObject
+
+	request.ClientId = clientId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateOAuthAppSecret(ctx.Request().Context(), request.(RotateOAuthAppSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateOAuthAppSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateOAuthAppSecretResponseObject); ok {
+		return validResponse.VisitRotateOAuthAppSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Authorize operation middleware
+func (sh *strictHandler) Authorize(ctx echo.Context, params AuthorizeParams) error {
+	var request AuthorizeRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Authorize(ctx.Request().Context(), request.(AuthorizeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Authorize")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AuthorizeResponseObject); ok {
+		return validResponse.VisitAuthorizeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AuthorizeDecision operation middleware
+func (sh *strictHandler) AuthorizeDecision(ctx echo.Context) error {
+	var request AuthorizeDecisionRequestObject
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body AuthorizeDecisionFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AuthorizeDecision(ctx.Request().Context(), request.(AuthorizeDecisionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AuthorizeDecision")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AuthorizeDecisionResponseObject); ok {
+		return validResponse.VisitAuthorizeDecisionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// OAuthToken operation middleware
+func (sh *strictHandler) OAuthToken(ctx echo.Context) error {
+	var request OAuthTokenRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body OAuthTokenJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body OAuthTokenFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.OAuthToken(ctx.Request().Context(), request.(OAuthTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OAuthToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(OAuthTokenResponseObject); ok {
+		return validResponse.VisitOAuthTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTokens operation middleware
 func (sh *strictHandler) ListTokens(ctx echo.Context) error {
 	var request ListTokensRequestObject
@@ -894,93 +1949,137 @@ func (sh *strictHandler) RevokeToken(ctx echo.Context, id openapi_types.UUID) er
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"3HyLbhtHlvarHHR+ILLRpKiLbxQC/LREx5qRJY1EjzfjNtSl7qJYcbOqp6taNGMLmIfYZ9h9j32UeZLF",
-	"OVV9ZVOiHQczWCBBRLKup8756juXymcvUvNUSS6N9oafvRlnMc/oz3fv3vVGuZlxaUTEDMfvYq6jTKRG",
-	"KOkNvfAlZxnPIOMsmf8UeLPfeBJ4oQ8LYWYQ+sCzTGU/BZ6QtywR8ZVRH7kMvBAWMy6BAX2GBdOQZlxz",
-	"aXgM17kJZManueYxbF28OoSnz54M4H/+e+9RP5Ce7/FPbJ4m3Bt6ndOvndXzPR3N+JzhRswyxRG0yYS8",
-	"8e7u7nwv4zpVUnPa/EsWX/C/51wb/BQpabikP1maJigOoeT2rxrF8LlYEXWcs2SqsjmP8YPO53OWLb2h",
-	"N5lxuFbxEoQGqQz86fLs1PO9W5bkJFhas50qpq2Njq4uxn95O76ceL4351qzG/w+s4tqjEW7tCPSRugz",
-	"s2dUX8MIsjzhMGUi4fF9k/91dHJ8NJocn51evRodn4yPGkvgn1KRcX3FzBDmOa6Fg5BgZhymuckzjqu4",
-	"qwv7/2V86g29H7YrXdu2v+rtMc49lrc8USm3628qGUqu2LXQUMoXtsKakMJhKVYfTJZL1NjYfV5kSt4E",
-	"Mjy0x9ibLFMePgKVAYOp4EkM15n6yIFZAW2FKwIIh7Q/JwSQbM41fhNI25/JmBpgf1LTO997pbJrEcdc",
-	"bq5BXYfx6uzi5fHR0fi0cQhnaJnA0tTaEMplSRKIMs4Mh/PRRHvf8RTCchnhEDaZvA/h4eXFq6uL8Z/G",
-	"hxOSIAPNtRZKApo6SBVIOgI6Hgg/9SKdTXs0ZOhkeCwNzyRLxpVQvlWOx6eT8cXp6ORqfHFxdtEQpnCz",
-	"WOT4nmK7VHNuZkLeOKsDJUHlGWgRc1IaqezPiIHRjMkbHh/A33NlOOlT+B89B0O94ziEAqLAwrSF0aXK",
-	"IeOpygwI00epnSozurSi/kr0whNogsYboTUuUGXunPBU7bnfByGNs28Ie94esH7uVoayuf5qMafKVFp0",
-	"3/TdRmNmQkPEkgQk57EGhna/0Dwrh/yuyPWwAcB6/YeGxRHURBmP8TJmSYH8KxtwZnOqzCuVy/j3Wczp",
-	"2eTq1dnb0+b52TsbZ5/SFN8T6mno46NqdNhSGQi8YhIlbzQYBQxNhmfAokjl0vhgWwgNLMk4i5eQ8Vv1",
-	"kcePyBbO2TJRLJ4odcKyG/77JHI++uXkbHR0NTk7uzoZXfw8vvduVrc8g6f78Gfx0vuDLsSOqWjXbyXL",
-	"zUxl4jf+O5Xg7eno7eT12cXx31p27NiVD5YPxHgOTvJQ2PJ323MNhdy8gBvse/5DjLVrWtdle6V93fxp",
-	"xJFVMvwzzVTKMyMsUPI5E0kHkfQ9QQJHjsKMN/TyXCDXavNNn7QF5eYN33vUxA75oWyrrn/lkcEhD+la",
-	"JeuokVIWxwLFw5Lz2tKmLNG8Lb53M2bQdgj78F6RfOHIN5OxDyq1AyVL394pwrhj1X14Kz9KtZCWKWlg",
-	"Gaof0XMftAKDYzMwy1SBzqMZMA2h7XzFTAgRk2jOcyFNyfipj+SotMU0nt+WcEkzVx2PMf62hJgZ7gOT",
-	"gF7C3t7eC/qmZ8ScWxeEySWo6VRz4wOKPjLJsslV+3A2R/QwgZwSGEslezQ1qhuttu117A52n/UGO73B",
-	"zmQwGNI/f/P86sTLNaweu+8hc1zdz+t8zmQP0YtdJxwSds0TwPXgQmkRQ9jBA9wZDJAmZCwyPNOgZMQh",
-	"4SzGxRIHzZhIBJLdxUwYDjplEUeAyPhc3SJptlCpjUKTRSGpHLf/yDltUgFiRaaS2jxtCRweQ8zTRC3h",
-	"I18+qNy05fVqHZNek0InydnUG75v25opGnTgIHN63IdDlS5Rb6VaHOB/FwLveUXuiZ6hArMbJmS/sRN0",
-	"Ga9G14fxePrz7PjXPydv5Fn6l+zSvL199+mX3wY7u3v7T54+e/7gJu0aO3Z5P/DZvd99aBvsCC00WTpC",
-	"7QDVHZEwmvZN5KcPKAYlkyWQ2hsnFPqRThq33m+Lu8TaFWCLmXkQrhsH15YEDdB13ATyh3SrfF7Z7pxF",
-	"MyF5ZQN0DwFeQgegF8JEM+TOAmHshhMBIGHgfl9PJuegDTM5wQiX+RwX0nShu3za1t1WJ41t/lrnQm/G",
-	"k9dnR1f41ejk5OwdNeiiBi2X40NbiXzvUw9X27tlGbmUuGyUUC364NMXfy1d+leF945fN655+1XlddrP",
-	"uJELjmdQNinZof34hpuZitFnSBK1KFu1iZP9tumQfSiO9Ygbdx82tSlyx/3g5U96cVfjF5+7rrAF0mai",
-	"yz7BY8pVmnAyd3RBrQMF19wsOJdwyzPkxKQU91svLbOafK32rjebkjY9uFMnqvYS7ABdM5+omxsen+Xm",
-	"YaMtVD+hLqBys6HSlXN4Hza25xN1IzbmI2vY0yqiO1r/owZqBCyOM661j9c2XucR07yJ4UuV/3/3qR+p",
-	"edetmzKtFyqLH5qyaNev3+dl54e0yO6qNluX1C4sRd78LB2nXj3IjQ+q5ko3p2IVu71PbQsSfOdTfOBq",
-	"zX18ySkIJjQeVdObtViNfG8J89wwg3yl8GHmLOYVmBcecqTUR8H7Xad5HzN8N+OyMQ6XsQYxdS4i8gFk",
-	"rgfAWTTDPwF5kbbrVtKHPEWeVRvhRw3sWqskNxwSMeV4zfY35HttmKmk55fCb+znnuN7WGOa3+rq1O87",
-	"3Msy8tFca9F9dUWbqt2kW01GcM4zjTABoyjiWoN1+5mGRGiDZ7NCYqyrkLLMgJpSlKuNKI4o3a8TVbrB",
-	"Ne9vzNs30jk7vjYq1bBQ2Uchbw4glHmShE4FV3yeztmxB5Igb2iynPvrfMxVJKMF/Kjh+Ai2GBHCnspi",
-	"jlT/7dvjo9tnj3xSf1RxiytOmBWaDnZe7O9G02e959EO6z273uW9F9O9uPeEPb1+Fj2PX/DBtL7ubv/W",
-	"9xKmzRXOtYnIsDE59IUnHgMr8KFTgjOm+3DBI9xdDEoGcioyTbbt47gSXdSM6xmOZGCutLHOEkNHNDfc",
-	"ujTfJv1uHw7lbx23G3GL+uzC4UK1fI4HvCfUbD4Vn7pniIVOE7YE28avZPijBiuCnb2657be2+ma2d01",
-	"m1qRa16e0GImEl4h7bfqd1dwhGReisav23vDOFuK19jSWpA6EXoDciUMn+uH4NT5ROVMLMvYclPMvPM9",
-	"zaM8E2Z5iePZ+a8pyznKzaz69KoQKx4pnI/Qw9kMZrfCkXMZSDWH4JKopBv//Md/ubyYrJI8RbTwRx1I",
-	"ZocybqiyLzO2r3VHSRg2SwYUcde8J6TmUgsjbnkfRuXlb2bMBDJiWSa4Blasxk4gNPyax8hkr5c11WOJ",
-	"ktx3SHC9BObIAlxzyqsI4wOTcSBtlF+qWs7C2r1doDd00qxMYWZMSjyHBixk3pZsK+jupvdBc4PrCc/P",
-	"LiewzVKxfbuzjbC2nSBXDmELRRJDSMJ2vcNALirSkuGeslwSiUoTJmSP3NuYk3rO0QGaq5g/6sM7Gwzw",
-	"Ha/CSX1UhcPXPpy/nQSSyRiOxifjydjmaTV3WcqK2VSCKcJiLeLmEk1bTMLryZsTipLNydmi0YTBe5v6",
-	"VeQmdElVIbXhLH50UIszUVsm9YJnIHQgw/3BHjTzJH34eTyB4uykg2qBoreCLuBg6F1dvVba9OrirM6S",
-	"peLPfGmjyUJO1epJkvEIrXOufYhmPPqoKYpmMUPD48edNqQfP4at89FEPyInlEQzOYfR+XE/kIH84Ydu",
-	"09OB7P6eQqp0LoIScQYWbEmpjtqNCGmmbjI2nzMjIpwLrC2SxS2tCS1dYDNJIOUZJdqU1EiZliovMya0",
-	"RZwSybDOCXtwNtIFh1KoZ5p2g/uk1hZ6S+0NaRgXR7xewuXrUW/3yVO8mWfDNWEodwUbSmURptgcKBmy",
-	"G6pQe8M/mT6cM42ocD6alPrZgK9SQe1BLAOJkolYkgxx8WEYBvIevNsg8ucGCeSpatsGhVUtqNuoeU45",
-	"ClwsJSecMpxRtKpK3pEeqDShqokqg5eoG/zCls6sRRCU1w2vZUEd+FgbC2T5/TpYgK9FhUC2M5OTmcji",
-	"HrLxZf1+0MAiYw8C1U8rtxl3kdRuDh3IjrvDR/4QzYg528UvZjzj7vhjxTXwTxFPC15lRa2dmH9w95sl",
-	"HIEcWaXRsF+PmA8L7fVh9wVkTMZqDtdM86e79bg6WQg87ZVfuTaBPLw43Nt1WJHP0bTMTGkOuy/s1Vf+",
-	"knCjQfMo4wZ0xKTEcTMeqRspNG4q4axMlQVSTaeJkPygKoqiYcvhaPuUR2EmmlnVsyVSBbYyQFaB64RE",
-	"qY95SgsqiHGDFcJW3Yafw1xl/FGJQgWdfPy4STYfP/Yh4ybPJFl8IK2CUU6pyAMtVQ4Rk2B4kljQcRUi",
-	"jJy3Yq2ac0qvzPicjm9UXfg2uZdLIxLHJIukIuV5y9ySpuRSyrTm2hKKWuqxJp9AUthYAy1W8k/kJBS2",
-	"eVHUfAVyTA10bvVUIOz86fLsFCw5c/kkQAtPOIQo6xDmfH7Nsz7YvjZk3e4ZyFZXalb0hZlKbPZmNQQe",
-	"RirmoVPGWSNFFMjQBSvDAuh+1egGfQ5sJDHwhvA5oMAm/hk0Yt2B50NQRDvtz0VVRg2mhhYauuEzyAeD",
-	"vcgqL/7JA+/ursTKyzJg34rP02asBPq0u4NGXZXQMOdMmlpwl3rMGd5wFN11ZqZiTtcS7f4LXNrRv0A1",
-	"NHyBN5xJ3NSXQH7p9Xrlv9hjfzCAL9AoIYMvsK7Y7MHqMmgWl/WhPslqORl8gUY13kF3eRmsVpeVI+/g",
-	"yPVTxUE78uS1Ey377mHfqr7EbbxWX1IUdMXKRsa2VryBe0q/HjXnabI72nmbQFM5DFsNDVbYZvfSvonc",
-	"NPs4TZmhwSlOXS4641rlWcSLKpEH6khk0U3lppL0Exx+NelT6gs2Bv5JaKPhOjckDhfPJIU2MxUXg+2Q",
-	"SFaSRW3d66rrsCM8sSrVTC1h9/tKzQ666sz6bkZXUlb4YK2SM6NsORpNX6BkuD/YCase7TqKEiXWFAav",
-	"Kwt2ntDaumBYWxYcyImYW0ToKAYgZ+rt5BC2wq7kPbqtr2xxA11iM3aL5NiS10A68mt1FOGLgh2F/6nm",
-	"whgeWyclERGXmmIIzkMZpSya8d5uf+D5Xp4lzsfUw+3txWLRZ/RzX2U3266v3j45PhyfXo6xT39m5glF",
-	"E4QpIzhI/j3fc9ktb+jt9Af9AbZSKZcsFd7Q2+sP+nuUijAzCiKsckkKdCjdEem5NHhXr9SWFSUVqyka",
-	"GVeZE1Iq5+Bp5EBUutYkq7AVvjYmPZPJMvQhvGRzfikM/+mEfaLPPMozd/GFzsULK/8jlwkxSTvuxg6z",
-	"8+yQv+g63/VByCjJY0dIAtnwZEkhNmDSjRyG22VFrztYNNEeCbkrrqkkWdQDFhIluk/rZfNCsn7hDdF3",
-	"lJEg/VMpzwidj2NvaBN0nl/Upb1U8fIra8Fsmq4jw1Yl1LxIZRkSpJnKNIdrZgzxKMNwkI0rwBrJxLtm",
-	"vMxkOW/X5+8OBhvsZbO52wmWjvozmx8FIQ86klTk33LTKka75KZ3aOMVnZHc1URXFajtiGv8NPtNa3SU",
-	"DuCcmdlP2wfwhn3qjW74T8+f7g8GB1CY1AFYAzqAumHd//rhzvf2rUS7BFVKfrtWmEBddv7Y4kJnFkgG",
-	"C4X7jkWFx+sm+QPKCn1vf2fvYfm2iy7ufO/JJufSLMuoB5K94fsPfq2E+sSGGbZa4P7I8z3DbqgYwNmD",
-	"trUA7ZtD5Wb91TF2TDXKswyRt32FIMBFCWfWlXOqD6cU62vEINp46UMiPvLNUshu2G5ExOV/E5bU1Nhm",
-	"BOpVFl+Dc61ijjUVvoXEHAn8CnA5RPnqNcn0hzBg52FdaxQdUacNFLv+JOG7KPXnRoz+/Ye7FS23J72B",
-	"Utcy5Tfc3I/Wteu98iVqhXl18tAHhOOVUB1ETAbSUSR0EQ7aeY8b5E0UGa98tC51/pmbyzLq/a+8Hic1",
-	"ky9eInj/l/Rpsh7THtQx6yiv1a4ToQ3QmxQle40olqYwSD10j07HAgGPgnp9GLvSe1PlEWwNRSCNUv5K",
-	"WE5zXkIw6fIcXJywqqRtV12UIb9//uM/A2krTVcS0Z1gK7SxCY7vBLjvm2Ue3u5g92lvsNfbfd4oxK6X",
-	"aqwr1hbx5qUOzUqGxqwvqhGdv9dO7he5/JXcez3Vjg7l3YeN75DVnHWHSf6CarOqUi0N+mYj/VaDqxAa",
-	"1Z50m54qVkbkVAbF0c0xbPUxMHrE0J3kbttNH+jlGDUR1wmHW8FsXiKQqzEtG0+ox0aEvU5J+dOERVWd",
-	"dej8RGs0ZDAsTfECHsLjx5FKa4nrQNpWUi3QmO4rUn/8mBJU8JHzVNt58XapJ9m6TK72UORb/b7q7QXS",
-	"gtb74drrDWdljUd4Gxhep5nYN39y/PCsjfqp+txu3ISlRqXeV7zi63hb893czxUE+3cAMASb3w9XfvEq",
-	"Y/MnFF97Jq2XCmtoR/mSqft1xMavQn6XB/wHEJyqjv9f4DuWxldirS0xWsHoFZqz/VnEdxazE971/4yw",
-	"9c8uqXu9hOOjPlw0WY99YWafLICYz3ksmOHJEpSsEnhQ4ALlhspiRs2TaR9qgbXjI78d6v9RV2/fmk/S",
-	"qkekxZAxUTNH1sP9wT5UeYYuBLZbKRA4ZRmbc0NO2/v7CzZ9oIK6Mr1aJFRwjcjpvqlKk4pmUmZmFfJS",
-	"NV0T3Opm+dC7xQ/fyXcuqto3xoR23fwaOKilf6n9v7thD/Y38nXse53vYdF1++u06LZbVC8/fP/hzu90",
-	"lCgM36XkI0hUxJKisk0blhlXtADhnH3kkOUy7DeSI8Pt7Z3dZ/1Bf9DfGT4fPB/QAzm30m426JON1Iq3",
-	"HLXsrLfqV9bgto27ag77sunk6VpGetgo1VlNgfidBTquJPH+apt7nklYsHHLLh3Nuw93/xsAAP//",
+	"3H2Lcts40u6rdHFOVewUJcuX3ORKnaPYzsQ7ju3flv+c/cOUCZGQxQkFcADQspK4ah/if4bzv8c+yj7J",
+	"KTTAO3Vx4pmd3ardmlgicWl0N/rydeurE/BpwhllSjr9r86EkpAK/OeHDx86g1RNKFNRQBTVn4VUBiJK",
+	"VMSZ03f8N5QIKkBQEk9fe87kC409x3dhFqkJ+C5QIbh47TkRuyVxFF4r/pkyz/FhNqEMCODfMCMSEkEl",
+	"ZYqGMEqVxwQdp5KGsHHx9gCev3jWg7//z+5m12OO69A7Mk1i6vSd1ukXzuq4jgwmdEr0RtQ80SNIJSJ2",
+	"49zf37tOQgSZUmV3fxBHlKnjw+auhxMKJEliTZSIsycSAnwWjg+7jutE+pmEqInjOoxM9Szm++sodFxH",
+	"0N/SSNDQ6SuR0vKSxlxMiXL6Tpriky1LFFQmnEmKK3xDwgv6W0ql0n8FnCnK8J+lxW39KvWav2ZEwxen",
+	"JNZz6TV8dWQ6nRIxt/sa8XAOkQTGFfzl8uzUcZ1bEqd49khWM1WI1B8cXl8c/cfV0eXQcZ0plZLc6M+F",
+	"WVRlLDwIMyJuBP8mhqDlNQxApDGFMYliGi6b/D8HJ8eHg+Hx2en128HxydFhZQn0LokElddE9WGa6rVQ",
+	"iBioCYVxqlJB9Sruy8T/X4KOnb7z01YhDlvmW7l1pOc+Yrc05gk1629yRLbrSEJOX9jwS0Ty+zlZXVAi",
+	"ZVqoQvv3THB24zH/wBxjZzhPqL8JXACBcUTjEEaCf6ZADIE2/AYB/D7uzxIBNOtJ/YnHzPuEhfiAfh8l",
+	"6d513nIxisKQsvU5qO0w3p5dvDk+PDw6rRzCmVYeWlKMmGu6zJECgaBEUTgfDKXziKfg58vw+7DO5F3w",
+	"Dy4v3l5fHP3l6GCIFCQgqZQRZ6C1ETDuMTwCPB7w7zqBFOMODulbGh4zRQUj8VFBlO+l4/Hp8OjidHBy",
+	"fXRxcXZRIWZkZzHK7THJdsmnVE0idmOlDjgDngqQUUiRaRg3X2s1HUwIu6HhPvyWckWRn/z/27FqqHMc",
+	"+pCpKDA3idH0c56CoAkXCiLV1VQ75WpwaUj9QO2lT6CqNN5HUuoFcmHPSZ+qOfdlKqRy9hViT+sDls/d",
+	"0JBV118s5pSrgouWTd8uNGoSSQhIHAOjNJRAtNzPJBX5kI+quVYLACzmf6hIHKqaQNBQ2wskzjR/YwNW",
+	"bE65estTFv6YxJyeDa/fnl2dVs/PmBV69jFO8ZiqHoc+PixGhw0uINJXTMzZjQTFgWiRoQJIEPCUKRfM",
+	"E5EEEgtKwjkIess/03ATZQF1Fc58juuvEETRO7U1UdMY2WyZ/VJd6IDBu+H7E0j0ZaBoHGuG1vKaUCE5",
+	"g9mEKJjpM8az3QdGb/WSQdAwEjRQZiOQslsqonFEQ7i6OC7Wi4T459wfU8L0pvLvs6n+CbfJwqW03S0e",
+	"W1+2jJCck3nMSTjk/ISIBms8kMrng7+enA0Or4dnZ9cng4ufj5ZabVxzw/M9+CV64/xOplLLVMhfF5YD",
+	"h9wY4U0T/A0JPmv+VA1TPOfeq4vjzA/R+/fxKvOlIor6KJA+0qfyuTbfSw7QCQ9yE7VwOiZKJbK/tTXi",
+	"qms/7QZ8uqWV9ogEn/+3nu715AsJrv/xt//npb3eznMc/vXd/MtyH+Teda4YSdWEi+gL/UHVeHU6uBq+",
+	"O7s4/q/a7WbdIheMlRxqYlh9BNkN92jnXbqb7bygN1ijdJur2TatfWWr8Xz5UsQRB0b16n8mgidUqMiY",
+	"D3RKoriF+q4Thet4YWUP7qODj5ghP+XP8tGvNFB6yEF2loc0iLTkv+Vi2lxT4R+2rUuf53UwIXFMmdEB",
+	"Kx651gYdXzCYFGPjELd+Hdp1IqVYOtV7JEki+C119LdsXtpn8VomddepiFrHRQFo4/kqOauOcmnMysJL",
+	"y2wj+gFa+KiSB0lScpFJGEaaLUl8XiL/mMSSurUTqTBxXftcTviMaTNZq59AG7tM4T3rAk/MBJq/p+Tu",
+	"hLIbNXH6271ez3VYGsdkpKXVuP4NKplwQft0ikNCeRLTton3YVs/sN3raQtdkEBRIYGzgIIS0XRKQ1df",
+	"N1qZCB6Xnuk6K06zSQ3nw4QKmi2GCGpuM636gIyVtiGQYSJtVEyJCiY0BHpHAhXPMT6i6NSGIXL67CB9",
+	"GguZkrtj8/R2z3WmEcv+yp8lQpB5g42QjvV9LGYVNGXW5ZM6LQgaSmix61NhdGajWoSFBT/Ec9d4QpGy",
+	"ald24Yp9Zvpo0T+XSEob93JB6suNaPNZzRMOMg0mQCT45uVronwICEMTJGIqD6XhO8aSy6Zx6rxdBEea",
+	"Z3ukv5tDSBR1tfV38fYAdnd3X+EnHRVNqblTCZsDH48lVS7o89KHW42wdOFsqm1e5bExmjmMsw5OjYao",
+	"Xm09nLfT23nR6W13etvDXq+P//svxy00cr4GZ23ZeZdOCetom1sLHsRkRGPQ69ELxUX0F4tOTEmoF4uR",
+	"E0EibUJ7bDaJFAWZkIBq40XQKb+lIWwYA18qrq9UTSSe6u1vWiukXfxqFDg4hpAmMZ/DZzpfefnglhez",
+	"dZipQOTpOD4bO/2PC64eSQNBVXus00Y3zSOw4U++BFKbNv5mFw54Mtc8zfhsX/93FmnPlWPATaLeIjck",
+	"Yt2Ve6muo2VTy+2QfKv3n5r7z+2TxsUbErXSxKkTs75yHGPJKQyzy3bREeS3cYulTKw2eRClS7bqFxpf",
+	"D0YH4dH458nxr7/E79lZ8h/iUl3dfrj765fe9s7u3rPnL16uPB6zxgcfi9n7/aeGc6r1ZDy3wThrdlpB",
+	"iZTEfWPgpAuaDJzFc0DloyxR8EuUN731bp3cj3Liw9wWXuu4D2lMFQ1XT53ZVaF5oWlQuc5dRz/UuSUC",
+	"w7j66cPs6bUXhLb5AToDXxv0n5JgEjFaqEZ0H0AbkvsgZ5EKJtrQiPTtdkMxmoGnow/g3XB4DtqiS/F2",
+	"yfZTzQe0BehrLknZ7a8H48qBnfdHw3dnh9f6o8HJydkHfKDNm63FT9cjrKZQKZXi4gf/mecn3mapCP1x",
+	"xTszHxUhEPO33sgF1WeQP5KHusyf79E6P+VqEMd8lj9V9/XNp9Xo8qfsWA+psm5MTZ3b417psyFf3Jfc",
+	"wq9tlk0RH3Lx1jRGH+qfKZnbaDCMqJpRyuCWComxj9XaXs9eTL6QexcLU+7trtypJVV9CWaAtplP+M0N",
+	"Dc9Stb4ox/gK8FStyXT5HA+Q5xN+E7Hvc2dyp7clk2kc5ScS8CEgYSiolK625rSVFxBJq5fKnKf/pxT4",
+	"aDPGEiLljItw1ZTZc92ymZe/vIqLzK5Ks7VRrWwELfG6V7j9rmOvKms1r2eT1rzItf2/1R5Z7kQ1Hl3q",
+	"GJX9a+sklddYn6iy62XEPYnkGtKSL3o9S27FXhbKSRFOb7n4mI3VmuvOwgv2XsHf/+dZd2fTRYtK33F6",
+	"dKB2Sy0+VDZ8pgEyrIHIr5HsE0Pz0gc3guDfaekyKZ5KmUyThAtNdXzyGje4nlrBvR2beYoLrfzpQTZP",
+	"+cOf7Yrws/IdV336qlgavjHEhd27hhrXNW5fIbsL1W+RXSjpugfFy+ouTWu4bHEczeY7ROsTpSNpwmEy",
+	"wqHhcG3CzlyAL+hYUDm5trF953siaJUxVtO3lXXaiHxJWwhMgoBKeb3AM/EnX4hCD9C1wI4xxtNtXCFi",
+	"vnYWOQvbw0vFc5UI9qtSCChiit5Q0brvxlpEtha9Cs4opJL2gZJgAvZlEFSlgkkgGJ/hjLYuDKfIzzY3",
+	"axFk1BL2rFG8QrPKYJUt13fUdjoXJhq/vv1hw/erF7lQaV5wpRX9JQrN6ol/6CZdIZ9L7qxVUYJ1d1vK",
+	"3DcYP0sbLLuksuxCI6Bei9xSxNxEUhtT1QSf8aboLRVzmKaKqIjd5ImxKQlp4W5lScOA888RXSpSbSG9",
+	"DxPKKuNQFkqIxjYjrS+8VNJw30hMKilM+S1ChyIJnLmQJlmqzY7wRAIZSR6nikIcjak2f7prBurqh1uO",
+	"6mfEr+xnyfE9lE1lcerLDvcyB1pU15q9/v1sN2xnkwGcY06exDBAJQIGZUAkxJFU+mwacQ8T402IUMDH",
+	"CKqpmyhVg3UBTxQATPt4d+2A61o8Z8aXiicSZlx8xqSArw1h37JgI1jdOvtK0zla4GvgAp5IOD6EDYIx",
+	"pA4XIRU0hKur48PbF5susr9mcaNFLTELf6e3/WpvJxi/6LwMtknnxWiHdl6Nd8POM/J89CJ4Gb6ivXF5",
+	"3Yv0XkykutZzrUMy/TBmSrMUZ4jQDNQPrRScENmFCxro3YXAmcfGkZAo264el2WXoR5JwZRLZaLcBKYR",
+	"SxU1sejvo3578F3T30Tcb6Jbzc8WfRfxWphyRdhbczYdR3ftM4SRTGIyB/OMW9DwiQRDgu3dWsZrQYC0",
+	"3S7Dm3VdKbKP5yc0m0QxLTTt9/J3W9bZ+m+WNBVXrSKcNcarbGmhknpEh86GUb/Pm7t3HUmDVERqfqnH",
+	"M/OP0CTTJmzx19uMrPpI4XwwdNw11eyGPyjb7X2wsHLkDcxzIE6HNVE+T6THjNlnWWDDz9+1FvKmiWAj",
+	"MQwoFxDgJ2knYpIyGanolnZhkF/+akKUxwIiRES1xWpHNBNEEn5NwxsawmheYj0Sc0ZdqwlGcyDWWIAR",
+	"RRhnpFwgLPSYARUyXoJIGrk3C3T6lpqFKEyUSoxrpAfMaF6nbA3jZ6d3QVKl1+Ofn10OYYsk0dbt9pZW",
+	"a1sxv9GOwoYmSQg+Etu+7XtsVhgtQu9JpAyNqCQmEetgADqkyJ5TyrQ2C+lmFz6Y/IFr7So9qatZ4eCd",
+	"C+dXQ48RFsLh0cnR8MjAwiW1oOjCsikIk+Uza4abxbVuEAOww/TmFMOhOFqk9L2N7xXGjW8x3BGTipJw",
+	"c7+UIDQgJiZnVEAkPebv9Xahih3rws9HQ8jOjllVjYUGhtBFqcH19TsuVadMzuIsSRL9QucGphOxMW+e",
+	"JApPJGVKpQvBhAafJaY/jc6Q8PRpqwzJp09h43wwlJvohCFphucwOD/uesxjP/3ULnrSY+2fYy4czyVC",
+	"3K+CGZkjILF0I0Ii+I0g0ylRUaDnAiOLKHFzI0Jzm5GOY0ioQFwvZ1KbTHOe5gBN3KKeUhvDMkXdo2dD",
+	"XrBaSvOZxN3ofeLTRvXm3GugZDYBPJrD5btBZ+fZc30zT/oLMlf2ClaInEWdYiDXKMh2qIztFb1TXTgn",
+	"UmuF88Ew58+K+soZ1BzE3GOaMgGJ475evO/7Hlui79ZIFtpBPHbK67KB+XCj1A3cIUXwl14sor4sM5xh",
+	"PqnACiMfIJwkYiXAcMxv9AcGxLdQg2h63dAS6NoqHyNjHss/X6QW4KFawWN1IPRwEomwo63xeQUFCiRQ",
+	"5iBy2K3ejL1ISjeH9FjL3eFq+yGYoOVsFj9D7I05/pBTCfQuoElmVxlSS0vmn+z9ZgwOjw0M00jYK0Md",
+	"+hn3urDzCgRhIZ/CiEj6fKcMiEAJgeed/CP7jMcOLg52d6yuSKdatNSESwo7r8zVl38TUyUzFIEMCGN6",
+	"XEEDfsMiqTcVU5JjED3Gx+M4YnS/KBPDYfPhcPsGg6uCiWE9UzSW6VaCUVy9Tog5/5wmuKDMMK5YhQhr",
+	"yGX4JUy5oJu5FsrMyadPq8bm06euDS2hxHvMMBiCgTIAz5ynEBCGEGyjdCyEmKDzlq1VUmoB2lM8vkFx",
+	"4ZsQW8pUFFtLMkNrIqxcFpE3onxMqVBpDIoSprNEH49hYlcCLpbRO3QSMtm8yErMPHaED8jU8Gmk1c5f",
+	"Ls9OwRhnFggEWsJjCr6mtQ9TOh1R0QXzromy19/0WO1Vi8Q178KExwZ200xSl6C8BCYVbI/HfJtO9DNF",
+	"96vUbtBXzwSbPacPXz0M8ep/epVstOe44GX5SPN1VgRSUlN9oxra1aeX9nq7gWFe/U/qOff3ua68zFPq",
+	"tQy6wR/jCru4u/1KGVckYUoJU6X0K74xJfqGw/yrFTMeUryWcPff4NKM/g2KoeEbvKeE6U1989i3TqeT",
+	"/1+/sdfrwTeoVKzBN1hU27aymA2qtWxdKE/SrF6Db1Ap/ttvr2aDZjFbPvK2Hrl8qnrQFgBy6UTzd3f1",
+	"uwXk3268VM6SIf5DbiJjGw1vYEml2WZ1nqp1hzuvG9CIqSTN0GCh28xe6jeRnWZPT5NjKPQUpxZEKKjk",
+	"qQhoVpSyomyFZa/xVBWUfqaHb8Iycn7RDwO9i6SSMEoVksPGM5Gh1YSH2WDbSJIGnKPOe23FAmaEZ4al",
+	"quAP/fqyyrb9trK2rp3RVrBlPlitwk1xU/2G02da0t/rbfvFG3WAeq4lFpRKLyqUtp7QwkppWFgo7bFh",
+	"NDUaoQXFic7U1fAANvw21KV2W98aVCpeYhNyq41jY7x6zBq/hke1+sJgR+Z/8mmkFA2NkxJHAWUSYwjW",
+	"QxkkJJjQzk6357hOKuJSScVsNusS/LrLxc2WfVdunRwfHJ1eHul3ulgKde86KlJ5BEcb/47rWPyJ03e2",
+	"u71uTz/FE8pIEjl9Z7fb6+4iWEBNMIjQtCUx0MFlS6TnUum7ulHKlmFhmyAKFhbYBmQq6+BJbQNhpVzV",
+	"WIUN/51SyRmL574L/iWZ0stI0dcn5A7/pkEqshoW6+L5hf+RshgtSTPu2g6z9exMaqxk77oQsSBOQ2uQ",
+	"eKziySJDrGFJV3IYdpeFed1iRaPZwyC1qOiCklmJVEZRNPdxvWSaUdbNvCH8DDMSyH88oQK183Ho9A2E",
+	"xhbhU6ne8HD+wCIbA6RpwcAUkBcn4AJLkCZcSAojohTaUYroQdYuranAfe6r8TIlUlpvB7DT662xl/Xm",
+	"ridYWgp7DIIJIrbfkqRC/5aqWpXPJVWdAxOvaI3kNhNdRaC2Ja7xevJFIhB5H86Jmrze2of35K4zuKGv",
+	"Xz7f6/X2IROpfTACtA9lwVpZi7VnKNpGqJzyWyXoIL6y/ftWbVmx0MZgxnCPWK11vGiS36Fey3X2tndX",
+	"07cOi7x3nWfrnEsVOFkOJDv9j5/cUsX2iQkzbNSU+6bjOorcIK7GyoM0aL36zcFTtfjqOLKWapAKgXUy",
+	"tStEK7ggpsS4cpb14RRjfZUYRF1fuhBHn+l6KWQ7bLtG1Mv/Ll1SYmOTESjjIB+i52pwywVloxnFrBH4",
+	"AOVyoOkrFyTTV+mA7dW8VoEF40trMHa5A8KjMPXXSoz+46f7Bpebk16DqUuZ8ptFZSEZJUvXe+FLlLD8",
+	"ZeOhC1odN0J1EBDmMWsiaRdhv573uNF2E0bGCx+tjZ1/puoyj3r/M6/HYUnks8YHzr8TPw0X67SVPMaR",
+	"yUiSyKUcVomkVuL1gt5EUlGBdY10phUeBvXc3D9WExoJG23EnG9N7UVSZUhT+XuySitCtoVf/orbKzcQ",
+	"+H25pa2Hww9wTaFmIqnMWbW0Zyj4ouXLT/fugiv0wp62doPbA+3GKZmSeR5wt6Gy2YTbclTEdZRcMY9N",
+	"eBxmmboyrsx3MSvTh6AouYJ//O2/l1VdYfIEPlOaSI9huZJWfeUMELo3F6XuBDLvTJWDqXx0hH24ujiR",
+	"pUjPWJAb7bXtmwd800gEa0f0Xj0Wc55g/e2ESyVNudSGH/OAxPoT7UFu77zQPnF3W//xsd/f/uRvGsRk",
+	"RcpEyjA+yJnHimYhTyTordpwbBewxw1GhaNRTOE2IrAoGtampKsF2j/ijlX55BAxJBKmJGIm/XRwrGl1",
+	"IyhFxImNQJjnYMRVA/He/7iyvwMy6nrC316J/gf7couKIRdcWozOysdYusgrdaC2INGYVJjSWVmY+EMe",
+	"1R+nAv9oryRXnYWaa4GarNKdrbfr1tccPHtvxCWmqlVw9OeInc4z46Xh962TkSWSZGrwcpGqIvuAGEhZ",
+	"87o1E5Qkvtxr8WM70YpHtvJejNoEeRRHJau9XFuU69WdC6SnrAC15kGo+b8K4/f21rIyTS3jY3C85bvf",
+	"hd+3Cnz5IqsiiUlAW3oIVQveba7SFg6UEr7I6qY+OQ7t0x5rlYj9POlr+39ZIdIGQ/Zs201pUPmZ3Bhw",
+	"/h8uPesJSHsBwZJLpu06if6NrpE/XJrMCWA6YjE7P1yuMoosDwYoi0TX0mQG3un2oFIQhSlqGMd8Vqm7",
+	"2+tub7rAE8oM1gkzDrndaV1Li+0rAgf67pnwmUSoY9EIBxiZZo3uSjvL8XbaOEc8rsQqiFI/PFvigIkg",
+	"M5T1KAkLTXMbA70ZKyrqqQo/Vzu+aenml61KmzKxtRa2E0522Ta0j8cK59a4CTlWjEh9uAZTgSssoGLZ",
+	"fHgxdy3AKhF8FNMp5gD1sKZ0r6VvGozm+QimO4uJ3FR3UcpU+gZNmrVNg/NfDo7Mob54vvt8E5eclQqW",
+	"mrA1WlS9vtx59rw1kJN3zmqqu4d3Y/4tpWLe3o55cfTPrc90tuDEStGISvs56WaHvY+u6YhmqdG8FVDp",
+	"TXTabGVa26Jr7bAesO731s004JnF4xsdk5WsPWCCAQOekN9SasGN+Q2ZWoRKWESijfO9j3VGkTI6XSrE",
+	"1y1amekd9qAVaX7sw5vB5dHzvauLkw3riG9U6js3NxcySLXj2ndMnbn2PjJ41u48H9Lkx5habwFZP7dl",
+	"61h9tX9vI9FhrdcY3sC7vZ3Vl1WjjyO+uNu8QU55ptdNMjFrvKjJVFXKGSIyy1prnbyka+Mj5PdqzVkf",
+	"P/00kJ8LeKgqwlXVexw2Ftylm40bXX+6JJpWP88nEhGiXRhkbdtyLSbbe2y23QvEYwbN19GSbVRNuTp4",
+	"u2fLjKSbg7fs9bEPIWXz6rwGumthMbayNqQsoqFfTo7lZkI5m6avrhJed4PIFhQDgvYRS7a59PrJGjeu",
+	"HaW668xms44evpOKmDJNiXB9M7q9Y+QaIaPvlsjvlIK1DOq213b/DDJnZYwL5L2arC2SqIZtnJf9Lpa0",
+	"whY23EhZmPCIqYoJvNvd2ezCAK9GWU5hVNtQuECkx8yIxoaRQO8SGmSB7ZK6KBdKmCEN6PQNkVHgsY3C",
+	"ZO1Xg99Y7GRNtsKqReBR9cEMcDPi4Rz7ZnhsxC3GvwN+0YDgdUtbhH6uImrKZENNaFbEj6aqxfp4DFDn",
+	"bZq+inl9UFUrWtQkmqP59ela4zO79/0uDIz+1J631CMbH90UK2RWSV7zgsEvgxW0bvtY8ClEqlvfaLXP",
+	"Q7/R+AEubD8CGw0Q6LH1i8pre63pJeURhwylFQmLgOVxaHSoheAZrLR5IsQ3spXrp2cTHlPARephke1e",
+	"vej1jOe1Z6CCg3IpAmLhsxIExA+W1PizTI0bZFa5HIfIan9x7jF7l4UNh6O1mMFdVM3QUM+Fz/3g7MED",
+	"0naVJiRa+h9Rz7dN8IemBaodQFrsvtOsk6msGVgHiN88MM0sq72xGe9g0dK60KoH46QaTXRaWs84ysLh",
+	"tfloXfRKs+ssCKdVzPoR4FJboRV9zbkw8pb/BEKguRoLGOoNh7rrg8Yea5VlMQx4GodZlK1abb7hVxsY",
+	"+ZtrYMBKP82k75ka2nk1V/w5AGFHd7axHTFsxM3PIpRUt2khi8KxhrFgH1wUP8OUOf7iB2edStEOWuYV",
+	"5EMV7tCFI8vVqiibNC0jPKY4dxtVSJLSHHGGF+gUbFlU0Wu03mQid+f/8bf/tslt1ai7b8WWRVINMyI9",
+	"RtrmY7WrhbPT23ne6e12dl5WGgaXO1Msaiochet3dqg2bqjM+qoY0bru9V4GWeuCRquBcmcBlsbx/fp5",
+	"5WaJ/iJESZOlahz03bHxR0SK4A9BFWJkWWaxB2sy2tZCaq/pr8vNYswCGilN0ILHKqUgNhCBzF+kjbTI",
+	"+NahNEJjfkMlSSgRsg9PnwZZktwWNZqn1gCUPH1agpTAIkTJAmjF91lG5R9Zyhp113+drdRl3EpZ5SeO",
+	"1hC8VjExv6jEjlbPWmkXU57bjhuTRPHEecBvJLX0gH80U6yhwf4MCkwrmx9XV27Wt3r9JtMPPZNaL+cl",
+	"ucQl/aP/ZfOKfw5QSq5rTUeVho5umDlbX1eATUxzO+v2jeZwfKj94orVY34JwfRQBvz5iogoivmRol4Z",
+	"Mr2ApbB57yZJ43EXSsm540O3Xtn4RBa/0VD96YTiJ7qyIUM0zSw22d/r7UFRVtmasse3Mg28MnVV9Kdy",
+	"AfsH5dXkWf2oXqO26b6rKVXLj5H+4K+QPhYCJ2tZuLZOqDdFXKAOStXu+PyfXbD/eJhASf5aJbqOAi93",
+	"W/r46d5txYVj1WEbkw8AcahZIx8ECuRJ4Sn5TEGkpidqUQva39rK8ar9l72XPYSu2JW2W4MuykipV401",
+	"LVvby5SwoHbbzTxejsZTi3p7mN9nsXhjE/lqYI6xn0MxW9tP1rnLw8YL0j72ssNIJ26a5wVA5RCj7XhR",
+	"aTVimkjIlNYifdhlhMhK4YVcHqnL2tZUQnWVvaI33Nzjm2rFgCxhtvuVvi/Nelq3tduL7W+1vHXLkp6b",
+	"laXnVQv3n+7/fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

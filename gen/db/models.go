@@ -17,6 +17,49 @@ type Account struct {
 	PasswordHash *string
 }
 
+type OAuthAccessToken struct {
+	ID        uuid.UUID
+	GrantID   uuid.UUID
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+type OAuthApp struct {
+	ID           uuid.UUID
+	AccountID    uuid.UUID
+	Name         string
+	Description  *string
+	RedirectUris []string
+	SecretHash   []byte
+	CreatedAt    time.Time
+}
+
+type OAuthCode struct {
+	CodeHash      []byte
+	GrantID       uuid.UUID
+	RedirectUri   string
+	CodeChallenge *string
+	ExpiresAt     time.Time
+	UsedAt        *time.Time
+}
+
+type OAuthGrant struct {
+	ID        uuid.UUID
+	AppID     uuid.UUID
+	AccountID uuid.UUID
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+type OAuthRefreshToken struct {
+	ID        uuid.UUID
+	GrantID   uuid.UUID
+	TokenHash []byte
+	CreatedAt time.Time
+	UsedAt    *time.Time
+}
+
 type Session struct {
 	ID         uuid.UUID
 	AccountID  uuid.UUID
