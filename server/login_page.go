@@ -11,7 +11,7 @@ import (
 )
 
 // afterLogin is where the login page sends people who came to it directly.
-const afterLogin = "/docs"
+const afterLogin = "/account"
 
 // loginPage serves GET /login, the HTML form people log in with.
 func (s *Server) loginPage(c echo.Context) error {

@@ -141,6 +141,10 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 	e.GET("/readyz", s.readyz)
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginForm)
+	e.POST("/logout", s.logoutForm)
+	e.GET("/account", s.accountPage)
+	e.POST("/account/tokens", s.accountCreateToken)
+	e.POST("/account/tokens/:id/revoke", s.accountRevokeToken)
 	apiserver.RegisterHandlers(e, apiserver.NewStrictHandler(s, []apiserver.StrictMiddlewareFunc{withClientCredentials}))
 	return e, nil
 }

@@ -76,3 +76,20 @@ type Consent struct {
 	CodeChallengeMethod string
 	CSRFToken           string
 }
+
+// Account is what the account page shows: the person's tokens and the forms to manage them.
+type Account struct {
+	Email     string
+	CSRFToken string
+	Tokens    []AccountToken
+	// NewToken is the raw value of a token just created, shown this once.
+	NewToken string
+	Name     string
+	Error    string
+	Notice   string
+}
+
+// AccountToken is one row of the account page's token list.
+type AccountToken struct {
+	ID, Name, Prefix, Created, Expires, LastUsed string
+}
