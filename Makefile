@@ -14,8 +14,8 @@ run: build ## start the service (embedded PostgreSQL under ./.data unless DATABA
 	./bin/hzel-server serve
 
 .PHONY: build
-build: ## build bin/hzel-server
-	$(GO) build -o bin/hzel-server ./cmd/hzel-server
+build: ## build bin/hzel-server and bin/hzel
+	$(GO) build -o bin/ ./cmd/hzel-server ./cmd/hzel
 
 .PHONY: test
 test: ## run all tests against the PostgreSQL at 127.0.0.1:5432 (HZEL_TEST_DATABASE_URL overrides)
