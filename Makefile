@@ -53,3 +53,7 @@ bench: ## run the benchmarks
 .PHONY: fuzz
 fuzz: ## fuzz the token parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./server/token/
+
+.PHONY: docs
+docs: ## write the API reference as one self-contained HTML file, bin/docs/index.html
+	$(GO) run ./server/docs/static -o bin/docs/index.html

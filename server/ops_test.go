@@ -30,9 +30,10 @@ func TestRoutingErrors(t *testing.T) {
 	})
 }
 
+// TestHealth covers the operational endpoints: health, readiness and the API reference.
 func TestHealth(t *testing.T) {
 	e := newEnv(t)
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json", "/openapi.yaml"} {
 		if r := e.do(t, http.MethodGet, path, nil, ""); r.status != http.StatusOK {
 			t.Fatalf("ensure %s answers 200 without credentials: %d %s", path, r.status, r.body)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hzel/hzel/gen/apiserver"
 	"github.com/hzel/hzel/gen/db"
+	"github.com/hzel/hzel/server/docs"
 	"github.com/hzel/hzel/server/pages"
 	"github.com/hzel/hzel/server/password"
 )
@@ -139,6 +140,9 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if err := docs.Register(e); err != nil {
+		return nil, fmt.Errorf("api docs: %w", err)
+	}
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginForm)
 	e.POST("/logout", s.logoutForm)

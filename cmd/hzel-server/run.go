@@ -144,6 +144,7 @@ func serve(ctx context.Context, prog string, args []string, getenv func(string) 
 
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "hzel is listening on %s\n", url)
+	fmt.Fprintf(stdout, "API reference: %s/docs (spec: %s/openapi.yaml)\n", url, url)
 	if d.cluster != nil {
 		fmt.Fprintf(stdout, "database: embedded PostgreSQL in %s (set DATABASE_URL to use another)\n", dbc.DataDir)
 	}
