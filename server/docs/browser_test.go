@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
+	"github.com/hzel/hzel/server/browsertest"
 	"github.com/hzel/hzel/server/docs"
 )
 
@@ -27,38 +27,9 @@ import (
 // the static file, with the token operations on the page, no error, and no request that
 // fails or leaves the page's origin: no CDN, no web font, no telemetry.
 func TestReferenceInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("this test drives Debian's chromium, which is not installed: run `apt-get install chromium` (%v)", err)
-	}
-	// Chromium contacts Google (sign-in, updates) whatever its flags say. This proxy takes
-	// all of that, and refuses it, so that the test sends nothing off this machine; what a
-	// page asks for is judged separately, by the page's own proxy.
-	chromiumOwn := newRefusingProxy(t)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests run as root, where Chromium's sandbox cannot start
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// /dev/shm is small in containers, and Chromium crashes when it fills.
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.ProxyServer(chromiumOwn.URL),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
+	browserCtx, chromiumOwn := browsertest.Start(t, ctx)
 
 	// The pages run side by side, in tabs of their own, to halve the time spent watching.
 	t.Run("pages", func(t *testing.T) {
@@ -73,7 +44,7 @@ func TestReferenceInBrowser(t *testing.T) {
 		})
 	})
 
-	if hosts := chromiumOwn.requests(); len(hosts) > 0 {
+	if hosts := chromiumOwn.Requests(); len(hosts) > 0 {
 		t.Logf("Chromium's own requests, refused: %v", hosts)
 	}
 }
@@ -121,7 +92,7 @@ func checkInBrowser(t *testing.T, browserCtx context.Context, pageURL string) {
 	w := &pageWatch{origin: origin.Scheme + "://" + origin.Host, urls: map[network.RequestID]string{}}
 	// Everything the page, its workers included, asks of another origin goes to this proxy
 	// (loopback addresses bypass it), so the test sees requests that no event reports.
-	offsite := newRefusingProxy(t)
+	offsite := browsertest.NewRefusingProxy(t)
 	tabCtx, cancel := chromedp.NewContext(browserCtx,
 		chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) { p.ProxyServer = offsite.URL }),
 		// WithListener sees the tab's events from its first one on.
@@ -175,7 +146,7 @@ func checkInBrowser(t *testing.T, browserCtx context.Context, pageURL string) {
 		}
 		problems = append(problems, fmt.Sprintf("CSP refused %s for %s (from %s)", v.BlockedURI, v.Directive, v.Source))
 	}
-	for _, r := range offsite.requests() {
+	for _, r := range offsite.Requests() {
 		problems = append(problems, "request to another host: "+r)
 	}
 	if len(problems) > 0 {
@@ -319,30 +290,4 @@ func shorten(u string) string {
 		return u[:100] + "…"
 	}
 	return u
-}
-
-// refusingProxy is an HTTP proxy that records every request and forwards none.
-type refusingProxy struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newRefusingProxy(t *testing.T) *refusingProxy {
-	t.Helper()
-	p := &refusingProxy{}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.seen = append(p.seen, r.Method+" "+r.Host)
-		p.mu.Unlock()
-		http.Error(w, "no network in tests", http.StatusForbidden)
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *refusingProxy) requests() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.seen...)
 }
