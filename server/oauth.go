@@ -412,12 +412,8 @@ func (s *Server) exchangeCode(ctx context.Context, app db.OAuthApp, body *api.OA
 	if errors.Is(err, pgx.ErrNoRows) {
 		// A code used twice was probably stolen: RFC 6749 §4.1.2 says to revoke what it
 		// gave. Revoking the grant does that for every token descended from it.
-		if grantID, err := s.queries.GetSpentOAuthCodeGrant(ctx, hash[:]); err == nil {
-			if err := s.queries.RevokeOAuthGrant(ctx, grantID); err != nil {
-				return api.OAuthTokenSet{}, fmt.Errorf("revoke grant %s after code reuse: %w", grantID, err)
-			}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return api.OAuthTokenSet{}, fmt.Errorf("look up spent code: %w", err)
+		if _, err := s.revokeIfSpent(ctx, s.queries.GetSpentOAuthCodeGrant, hash[:]); err != nil {
+			return api.OAuthTokenSet{}, fmt.Errorf("code reuse: %w", err)
 		}
 		return api.OAuthTokenSet{}, errBadCode
 	}
@@ -472,13 +468,12 @@ func (s *Server) refresh(ctx context.Context, app db.OAuthApp, body *api.OAuthTo
 	if errors.Is(err, pgx.ErrNoRows) {
 		// A retired refresh token presented again means two parties hold it: the grant
 		// they share is revoked, and the person must approve the application again.
-		if grantID, err := s.queries.GetRetiredOAuthRefreshTokenGrant(ctx, hash[:]); err == nil {
-			if err := s.queries.RevokeOAuthGrant(ctx, grantID); err != nil {
-				return api.OAuthTokenSet{}, fmt.Errorf("revoke grant %s after refresh token reuse: %w", grantID, err)
-			}
+		revoked, err := s.revokeIfSpent(ctx, s.queries.GetRetiredOAuthRefreshTokenGrant, hash[:])
+		if err != nil {
+			return api.OAuthTokenSet{}, fmt.Errorf("refresh token reuse: %w", err)
+		}
+		if revoked {
 			return api.OAuthTokenSet{}, oauthError(api.OAuthInvalidGrant, "the refresh token was already used: the grant is revoked")
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return api.OAuthTokenSet{}, fmt.Errorf("look up retired refresh token: %w", err)
 		}
 		return api.OAuthTokenSet{}, errBadRefresh
 	}
@@ -486,6 +481,22 @@ func (s *Server) refresh(ctx context.Context, app db.OAuthApp, body *api.OAuthTo
 		return api.OAuthTokenSet{}, err
 	}
 	return set, nil
+}
+
+// revokeIfSpent revokes the grant of a single-use secret (a code, a refresh token) that is
+// presented again after it was spent, and reports whether it was.
+func (s *Server) revokeIfSpent(ctx context.Context, spentGrant func(context.Context, []byte) (uuid.UUID, error), hash []byte) (bool, error) {
+	grantID, err := spentGrant(ctx, hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up spent secret: %w", err)
+	}
+	if err := s.queries.RevokeOAuthGrant(ctx, grantID); err != nil {
+		return false, fmt.Errorf("revoke grant %s: %w", grantID, err)
+	}
+	return true, nil
 }
 
 // issueOAuthTokens makes a new access token and refresh token for a grant.

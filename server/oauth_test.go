@@ -156,6 +156,16 @@ func TestOAuthCodeFlow(t *testing.T) {
 			t.Fatalf("%v %d %s", err, resp.StatusCode(), resp.Body)
 		}
 	})
+	t.Run("ensure an access token may revoke its person's tokens, as the seed allows", func(t *testing.T) {
+		victim, err := e.client(t, pat).CreateTokenWithResponse(ctx, api.CreateTokenRequest{Name: "old laptop"})
+		if err != nil || victim.JSON200 == nil {
+			t.Fatal(err)
+		}
+		r, err := e.client(t, access).RevokeTokenWithResponse(ctx, victim.JSON200.Data.Id)
+		if err != nil || r.JSON200 == nil {
+			t.Fatalf("%v %s", err, r.Body)
+		}
+	})
 	t.Run("ensure an access token may not manage OAuth applications", func(t *testing.T) {
 		r, err := e.client(t, access).ListOAuthAppsWithResponse(ctx)
 		if err != nil || r.StatusCode() != http.StatusForbidden {
@@ -181,7 +191,6 @@ func TestOAuthCodeFlow(t *testing.T) {
 		}
 		expectError(t, e.do(t, http.MethodGet, "/api/v1/tokens", bearer(tokens["access_token"].(string)), ""), http.StatusUnauthorized, api.CodeUnauthorized)
 	})
-	_ = pat
 }
 
 func TestOAuthAuthorizeErrors(t *testing.T) {

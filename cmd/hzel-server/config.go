@@ -29,6 +29,14 @@ func (c *dbConfig) register(fs *flag.FlagSet, getenv func(string) string) {
 		"most database connections in the pool (env HZEL_DB_MAX_CONNS)")
 }
 
+// parse parses a command's flags, the database ones included, and validates the latter.
+func (c *dbConfig) parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	return c.validate()
+}
+
 func (c *dbConfig) validate() error {
 	if c.MaxConns < 1 {
 		return fmt.Errorf("--db-max-conns must be at least 1, got %d", c.MaxConns)

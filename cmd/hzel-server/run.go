@@ -99,14 +99,11 @@ func serve(ctx context.Context, prog string, args []string, getenv func(string) 
 		"end a browser session unused for this long (env HZEL_SESSION_IDLE)")
 	sessionLifetime := fs.Duration("session-lifetime", envDuration(getenv, "HZEL_SESSION_LIFETIME", server.DefaultSessionLifetime),
 		"end a browser session this long after login (env HZEL_SESSION_LIFETIME)")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := dbc.parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *sessionIdle <= 0 || *sessionLifetime <= 0 {
 		return errors.New("--session-idle and --session-lifetime must be positive durations such as 2h")
-	}
-	if err := dbc.validate(); err != nil {
-		return err
 	}
 	// Listen before touching the database, so that a taken port fails fast.
 	ln, err := net.Listen("tcp", *addr)
@@ -169,10 +166,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	var dbc dbConfig
 	dbc.register(fs, getenv)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	if err := dbc.validate(); err != nil {
+	if err := dbc.parse(fs, args, stderr); err != nil {
 		return err
 	}
 	d, err := openDatabase(ctx, dbc, logger)
@@ -191,10 +185,7 @@ func createAccount(ctx context.Context, args []string, getenv func(string) strin
 	email := fs.String("email", "", "the account's email address (required)")
 	tokenName := fs.String("token-name", "bootstrap", "name of the new Personal Access Token")
 	withPassword := fs.Bool("password-stdin", false, "read a password for browser log-in from the first line of standard input")
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	if err := dbc.validate(); err != nil {
+	if err := dbc.parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *email == "" {
@@ -247,10 +238,7 @@ func setPassword(ctx context.Context, args []string, getenv func(string) string,
 	dbc.register(fs, getenv)
 	email := fs.String("email", "", "the account's email address (required)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	if err := dbc.validate(); err != nil {
+	if err := dbc.parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *email == "" || !*fromStdin {

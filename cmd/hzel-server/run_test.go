@@ -201,6 +201,7 @@ func TestCommandErrors(t *testing.T) {
 		{"a stray argument", []string{"migrate", "extra"}, `unexpected argument "extra"`},
 		{"a taken or bad address", []string{"serve", "--addr", "256.0.0.1:80"}, "listen on"},
 		{"a bad pool size", []string{"migrate", "--db-max-conns", "0"}, "--db-max-conns"},
+		{"a zero session lifetime", []string{"serve", "--session-lifetime", "0s"}, "--session-idle and --session-lifetime"},
 		{"an unreachable database", []string{"migrate"}, "connect to database"},
 	} {
 		t.Run("ensure "+tc.name+" is an error", func(t *testing.T) {
