@@ -26,7 +26,7 @@ generate: ## regenerate gen/ from openapi.yaml, schema/ and queries/
 	$(GO) generate ./gen/...
 
 .PHONY: check
-check: check-tidy check-generated vet lint-spec ## every static check CI runs
+check: check-tidy check-generated check-sdk vet lint-spec ## every static check CI runs
 
 .PHONY: check-tidy
 check-tidy: ## fail if go.mod or go.sum is not tidy
@@ -36,6 +36,10 @@ check-tidy: ## fail if go.mod or go.sum is not tidy
 check-generated: generate ## fail if the committed generated code is stale
 	@git diff --exit-code -- gen/ || { echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
 	@test -z "$$(git status --porcelain -- gen/)" || { git status --porcelain -- gen/; echo "gen/ has untracked generated files: commit them" >&2; exit 1; }
+
+.PHONY: check-sdk
+check-sdk: ## fail if the SDK (gen/api) would drag the server into a client program's build
+	@! $(GO) list -deps ./gen/api | grep -E 'labstack/echo|getkin/kin-openapi|hzel/hzel/server' || { echo "gen/api must not depend on the server side" >&2; exit 1; }
 
 .PHONY: vet
 vet: ## go vet and gofmt
