@@ -11,3 +11,6 @@ JOIN oauth_grants g ON g.id = t.grant_id
 WHERE t.token_hash = @token_hash
   AND t.expires_at > now()
   AND g.revoked_at IS NULL;
+
+-- name: DeleteExpiredOAuthAccessTokens :execrows
+DELETE FROM oauth_access_tokens WHERE expires_at < now() - interval '1 day';

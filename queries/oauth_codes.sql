@@ -18,3 +18,8 @@ RETURNING c.grant_id, c.redirect_uri, c.code_challenge, g.app_id, g.account_id;
 -- name: GetSpentOAuthCodeGrant :one
 -- GetSpentOAuthCodeGrant returns the grant of a code that was already used, to revoke it.
 SELECT grant_id FROM oauth_codes WHERE code_hash = @code_hash AND used_at IS NOT NULL;
+
+-- name: DeleteExpiredOAuthCodes :execrows
+-- DeleteExpiredOAuthCodes removes codes a day after they expired; until then a spent code
+-- is kept so that its reuse can still be caught.
+DELETE FROM oauth_codes WHERE expires_at < now() - interval '1 day';

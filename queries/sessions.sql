@@ -26,3 +26,7 @@ DELETE FROM sessions WHERE id = @id AND account_id = @account_id;
 -- name: DeleteSessionsByAccount :execrows
 -- DeleteSessionsByAccount ends every session of an account, as a password change must.
 DELETE FROM sessions WHERE account_id = @account_id;
+
+-- name: DeleteEndedSessions :execrows
+-- DeleteEndedSessions removes sessions past their absolute end or idle since before idle_since.
+DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= @idle_since;

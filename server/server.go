@@ -65,8 +65,8 @@ type Server struct {
 
 var _ apiserver.StrictServerInterface = (*Server)(nil)
 
-// New wires hzel's middleware and routes over pool and returns the HTTP handler.
-func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
+// newServer applies cfg's defaults; New adds the spec, the pages and the routes.
+func newServer(cfg Config, pool *pgxpool.Pool) *Server {
 	s := &Server{
 		pool:            pool,
 		queries:         db.New(pool),
@@ -82,6 +82,12 @@ func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	return s
+}
+
+// New wires hzel's middleware and routes over pool and returns the HTTP handler.
+func New(cfg Config, pool *pgxpool.Pool) (*echo.Echo, error) {
+	s := newServer(cfg, pool)
 	spec, err := apiserver.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)

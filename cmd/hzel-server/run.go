@@ -118,15 +118,24 @@ func serve(ctx context.Context, prog string, args []string, getenv func(string) 
 	}
 	defer d.close()
 
-	handler, err := server.New(server.Config{
+	cfg := server.Config{
 		Logger:          logger,
 		SessionIdle:     *sessionIdle,
 		SessionLifetime: *sessionLifetime,
 		InsecureCookies: *insecureCookies,
-	}, d.pool)
+	}
+	handler, err := server.New(cfg, d.pool)
 	if err != nil {
 		return err
 	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		server.SweepEvery(sweepCtx, cfg, d.pool, server.SweepInterval)
+	}()
+	// The sweeper stops before the deferred close of its pool.
+	defer func() { stopSweep(); <-swept }()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -34,6 +34,18 @@ func (q *Queries) CreateOAuthAccessToken(ctx context.Context, arg CreateOAuthAcc
 	return err
 }
 
+const deleteExpiredOAuthAccessTokens = `-- name: DeleteExpiredOAuthAccessTokens :execrows
+DELETE FROM oauth_access_tokens WHERE expires_at < now() - interval '1 day'
+`
+
+func (q *Queries) DeleteExpiredOAuthAccessTokens(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredOAuthAccessTokens)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getValidOAuthAccessToken = `-- name: GetValidOAuthAccessToken :one
 SELECT t.id, g.account_id, g.app_id
 FROM oauth_access_tokens t

@@ -36,6 +36,20 @@ func (q *Queries) CreateOAuthCode(ctx context.Context, arg CreateOAuthCodeParams
 	return err
 }
 
+const deleteExpiredOAuthCodes = `-- name: DeleteExpiredOAuthCodes :execrows
+DELETE FROM oauth_codes WHERE expires_at < now() - interval '1 day'
+`
+
+// DeleteExpiredOAuthCodes removes codes a day after they expired; until then a spent code
+// is kept so that its reuse can still be caught.
+func (q *Queries) DeleteExpiredOAuthCodes(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredOAuthCodes)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getSpentOAuthCodeGrant = `-- name: GetSpentOAuthCodeGrant :one
 SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND used_at IS NOT NULL
 `

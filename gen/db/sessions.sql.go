@@ -44,6 +44,19 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 	return i, err
 }
 
+const deleteEndedSessions = `-- name: DeleteEndedSessions :execrows
+DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= $1
+`
+
+// DeleteEndedSessions removes sessions past their absolute end or idle since before idle_since.
+func (q *Queries) DeleteEndedSessions(ctx context.Context, idleSince time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteEndedSessions, idleSince)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteSession = `-- name: DeleteSession :execrows
 DELETE FROM sessions WHERE id = $1 AND account_id = $2
 `
