@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -30,6 +31,14 @@ func env(pairs ...string) func(string) string {
 // startServe runs `serve` until the test ends and returns the URL it listens on.
 func startServe(t *testing.T, getenv func(string) string) string {
 	t.Helper()
+	url, _ := startStoppableServe(t, getenv)
+	return url
+}
+
+// startStoppableServe runs `serve` and returns its URL and a stop that delivers the
+// shutdown signal and returns what run returned; the test's end stops it if nothing did.
+func startStoppableServe(t *testing.T, getenv func(string) string) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	var stderr syncBuffer
@@ -38,15 +47,18 @@ func startServe(t *testing.T, getenv func(string) string) string {
 		done <- run(ctx, []string{"hzel-server", "serve", "--addr", "127.0.0.1:0"}, getenv, strings.NewReader(""), outW, &stderr)
 		outW.Close()
 	}()
-	t.Cleanup(func() {
+	stop := sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("ensure serve stops cleanly on a signal: %v", err)
-			}
+			return err
 		case <-time.After(60 * time.Second):
-			t.Error("serve did not stop within 60s of its context ending")
+			return errors.New("serve did not stop within 60s of its context ending")
+		}
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("ensure serve stops cleanly on a signal: %v", err)
 		}
 		if containsToken(stderr.String()) {
 			t.Errorf("the server log holds a raw token")
@@ -67,7 +79,7 @@ func startServe(t *testing.T, getenv func(string) string) string {
 	}
 	go io.Copy(io.Discard, outR)
 	waitHealthy(t, url)
-	return url
+	return url, stop
 }
 
 func waitHealthy(t *testing.T, url string) {
@@ -276,4 +288,51 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestGracefulShutdown sends the shutdown signal while a request is still arriving: the
+// server must finish it, answer it, and only then stop.
+func TestGracefulShutdown(t *testing.T) {
+	getenv := env("DATABASE_URL", testdb.Create(t))
+	url, stop := startStoppableServe(t, getenv)
+	raw := bootstrap(t, getenv, "--email", "alice@example.com")
+
+	body, sending := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, url+"/api/v1/tokens", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+raw)
+	req.Header.Set("Content-Type", "application/json")
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("the in-flight request failed: %v", err)
+		}
+		answered <- resp
+	}()
+	if _, err := sending.Write([]byte(`{"name": "in fl`)); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(200 * time.Millisecond) // the signal is delivered while the body is half sent
+	select {
+	case err := <-stopped:
+		t.Fatalf("serve stopped before its in-flight request was answered: %v", err)
+	default:
+	}
+	if _, err := sending.Write([]byte(`ight"}`)); err != nil {
+		t.Fatal(err)
+	}
+	sending.Close()
+	resp := <-answered
+	if resp == nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("ensure the in-flight request is answered: %v", resp)
+	}
+	resp.Body.Close()
+	if err := <-stopped; err != nil {
+		t.Fatalf("ensure serve then stops cleanly: %v", err)
+	}
 }
