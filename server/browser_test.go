@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -83,4 +85,58 @@ func TestAccountPageInBrowser(t *testing.T) {
 		t.Fatalf("notice %q, page %q", notice, page)
 	}
 	expectError(t, e.do(t, http.MethodGet, "/api/v1/tokens", bearer(raw), ""), http.StatusUnauthorized, api.CodeUnauthorized)
+}
+
+// TestOAuthConsentInBrowser is the authorization code flow as a person sees it: the
+// application's link, the login page, the consent page, Approve, and back to the application
+// with a code that it exchanges for tokens.
+func TestOAuthConsentInBrowser(t *testing.T) {
+	e := newEnv(t)
+	_, pat := e.account(t, "alice@example.com")
+	if err := SetPassword(context.Background(), e.pool, "alice@example.com", testPassword); err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan string, 1)
+	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("state") == "xyz" {
+			codes <- r.URL.Query().Get("code")
+		}
+		fmt.Fprintln(w, "back at the application")
+	}))
+	defer callback.Close()
+	app := e.registerApp(t, pat, callback.URL+"/callback")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	browserCtx, _ := browsertest.Start(t, ctx)
+	tab, cancelTab := chromedp.NewContext(browserCtx)
+	defer cancelTab()
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	if err := chromedp.Do(tab,
+		chromedp.Navigate(e.srv.URL+authorizeQuery(app, nil)),
+		chromedp.WaitVisible(css(`#email`)),
+		chromedp.SendKeys(css(`#email`), "alice@example.com"),
+		chromedp.SendKeys(css(`#password`), testPassword),
+		chromedp.Click(css(`form[action="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(css(`button[value="approve"]`)),
+	); err != nil {
+		t.Fatalf("ensure the login page leads back to the consent page: %v", err)
+	}
+	heading, err := chromedp.Run(tab, chromedp.Text(css(`h1`)))
+	if err != nil || heading != "Authorize Deploy bot?" {
+		t.Fatalf("consent page heading %q (%v)", heading, err)
+	}
+	if err := chromedp.Do(tab, chromedp.Click(css(`button[value="approve"]`))); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	var code string
+	select {
+	case code = <-codes:
+	case <-ctx.Done():
+		t.Fatal("the browser never came back to the application with a code")
+	}
+	status, tokens := e.exchangeCode(t, app, code, nil)
+	if status != http.StatusOK || !strings.HasPrefix(fmt.Sprint(tokens["access_token"]), "hzat_") {
+		t.Fatalf("ensure the code from the browser gets tokens: %d %v", status, tokens)
+	}
 }
