@@ -17,13 +17,22 @@ import (
 // The account page is the browser's way to the same tokens as the API, under the same
 // rules: a session, and its CSRF token (a form field here) on every change.
 
-// pageSession returns the browser's session, or sends it to log in first.
+// pageSession returns the browser's session, or sends it to log in first. Like the API's
+// resolveCredential, it refuses any form that can change something unless it carries the
+// session's CSRF token (as the csrf_token field).
 func (s *Server) pageSession(c echo.Context) (Principal, bool, error) {
 	p, err := s.resolveSession(c.Request())
 	if errors.Is(err, errNoCredentials) || errors.Is(err, errInvalidSession) {
 		return Principal{}, false, c.Redirect(http.StatusSeeOther, "/login?next=/account")
 	}
-	return p, err == nil, err
+	if err != nil {
+		return Principal{}, false, err
+	}
+	if !safeMethod(c.Request().Method) && !validCSRF(c.FormValue("csrf_token"), p.session.csrfToken) {
+		return Principal{}, false, s.renderPage(c, http.StatusForbidden, "error.html", pages.Error{
+			Title: "Request refused", Message: "This form did not come from your account page. Nothing was changed."})
+	}
+	return p, true, nil
 }
 
 // accountPage serves GET /account.
@@ -44,9 +53,6 @@ func (s *Server) accountCreateToken(c echo.Context) error {
 	p, ok, err := s.pageSession(c)
 	if !ok {
 		return err
-	}
-	if !validCSRF(c.FormValue("csrf_token"), p.session.csrfToken) {
-		return s.renderPage(c, http.StatusForbidden, "error.html", pages.Error{Title: "Request refused", Message: "This form did not come from your account page. Nothing was changed."})
 	}
 	name := c.FormValue("name")
 	var expiresAt *time.Time
@@ -75,9 +81,6 @@ func (s *Server) accountRevokeToken(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	if !validCSRF(c.FormValue("csrf_token"), p.session.csrfToken) {
-		return s.renderPage(c, http.StatusForbidden, "error.html", pages.Error{Title: "Request refused", Message: "This form did not come from your account page. Nothing was changed."})
-	}
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		return s.renderAccount(c, http.StatusNotFound, p, pages.Account{Error: "No such token."})
@@ -98,9 +101,6 @@ func (s *Server) logoutForm(c echo.Context) error {
 	p, ok, err := s.pageSession(c)
 	if !ok {
 		return err
-	}
-	if !validCSRF(c.FormValue("csrf_token"), p.session.csrfToken) {
-		return s.renderPage(c, http.StatusForbidden, "error.html", pages.Error{Title: "Request refused", Message: "This form did not come from your account page."})
 	}
 	if _, err := s.queries.DeleteSession(c.Request().Context(), db.DeleteSessionParams{ID: p.CredentialID, AccountID: p.AccountID}); err != nil {
 		return fmt.Errorf("logout: delete session %s: %w", p.CredentialID, err)
